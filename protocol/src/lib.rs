@@ -1,0 +1,272 @@
+//! Natter's wire protocol, defined once for the server, the desktop shell and the UI.
+//!
+//! The events and payloads are those of socket.io's "Private messaging" guide (parts I–III),
+//! unchanged, so the guide's own JavaScript client works against `natter-server`. Everything we
+//! add is additive: extra fields that old clients ignore, acknowledgements, and one extra event
+//! (`fetch messages`).
+//!
+//! This crate depends on serde only, so it builds for the server, the Tauri shell and wasm.
+
+use serde::{Deserialize, Serialize};
+
+/// Event names, exactly as the guide spells them.
+pub mod event {
+    /// Server → own socket, right after the handshake: [`crate::Session`].
+    pub const SESSION: &str = "session";
+    /// Server → own socket, after `session`: every known user, as a list of [`crate::User`].
+    pub const USERS: &str = "users";
+    /// Server → everyone else: a [`crate::User`] whose first socket just connected.
+    pub const USER_CONNECTED: &str = "user connected";
+    /// Server → everyone else: the userID (a bare string) of a user whose last socket left.
+    pub const USER_DISCONNECTED: &str = "user disconnected";
+    /// Client → server: [`crate::SendMessage`]; server → recipient and sender's other sockets:
+    /// [`crate::Message`]. The ack (if asked for) is a [`crate::Reply`] of a [`crate::Message`].
+    pub const PRIVATE_MESSAGE: &str = "private message";
+    /// Extension. Client → server with an ack: [`crate::FetchMessages`]; the ack is a
+    /// [`crate::Reply`] of a [`crate::MessagePage`].
+    pub const FETCH_MESSAGES: &str = "fetch messages";
+}
+
+/// The connect-error message for every refused handshake, as in the guide.
+pub const INVALID_USERNAME: &str = "invalid username";
+
+/// The longest username, in characters, after trimming.
+pub const USERNAME_MAX_CHARS: usize = 32;
+
+/// Handshake auth: `{sessionID}` to resume, otherwise `{username}` to start a new session.
+///
+/// Auth that does not parse as this (a number, `null`, a field of the wrong type) is refused
+/// with [`INVALID_USERNAME`], like a missing username.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Auth {
+    #[serde(rename = "sessionID", default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+/// `session`: the secret sessionID (only ever sent to its owner) and the public userID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    #[serde(rename = "sessionID")]
+    pub session_id: String,
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// Extension: the username bound to this session, so a resumed client can show it.
+    #[serde(default)]
+    pub username: String,
+}
+
+/// One entry of `users`, and the payload of `user connected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    pub username: String,
+    pub connected: bool,
+    /// The conversation between the receiving user and this user, oldest first (the most
+    /// recent messages only; older pages come from `fetch messages`).
+    #[serde(default)]
+    pub messages: Vec<Message>,
+}
+
+/// A stored private message, as delivered and as acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Extension: server-assigned id, increasing in the order messages were stored.
+    pub id: u64,
+    pub content: String,
+    pub from: String,
+    pub to: String,
+    /// Extension: when the server stored it, in milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// Extension: the sender's idempotency key, echoed so the sender's windows can match
+    /// a delivered message to the one they were waiting for.
+    #[serde(rename = "clientId", default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// `private message` as a client sends it. `from` is never taken from the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    pub content: String,
+    pub to: String,
+    /// Extension: a sender-chosen key that makes retries idempotent.
+    #[serde(rename = "clientId", default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// The longest `clientId` the server accepts, in bytes.
+pub const CLIENT_ID_MAX_BYTES: usize = 64;
+
+/// Extension `fetch messages`: a page of one conversation, older than `before`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchMessages {
+    /// The other user of the conversation.
+    pub with: String,
+    /// Only messages with an id lower than this; the newest page when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    /// At most this many messages (the server caps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The ack of `fetch messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagePage {
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Whether older messages than the first one here exist.
+    #[serde(rename = "hasMore")]
+    pub has_more: bool,
+}
+
+/// Why the server refused an event; sent in the ack as `{error, code}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The payload is not of the event's shape.
+    InvalidPayload,
+    /// The message content is empty (or only white space).
+    EmptyMessage,
+    /// The message content is over the server's size limit.
+    MessageTooLong,
+    /// The `to` / `with` user does not exist.
+    UnknownUser,
+    /// The `clientId` is over [`CLIENT_ID_MAX_BYTES`].
+    InvalidClientId,
+    /// The server could not store or read the data; the client may retry.
+    Unavailable,
+}
+
+/// An error ack: `{error: "<reason>", code}`. `error` is the guide-style human text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub error: String,
+    pub code: ErrorCode,
+}
+
+/// What an ack carries: the result, or `{error, code}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Reply<T> {
+    Err(ErrorReply),
+    Ok(T),
+}
+
+impl<T> Reply<T> {
+    pub fn into_result(self) -> Result<T, ErrorReply> {
+        match self {
+            Reply::Ok(v) => Ok(v),
+            Reply::Err(e) => Err(e),
+        }
+    }
+}
+
+/// Why a username is refused (the client sees [`INVALID_USERNAME`] in every case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsernameError {
+    Empty,
+    TooLong,
+    ControlCharacter,
+}
+
+impl std::fmt::Display for UsernameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UsernameError::Empty => "username is empty",
+            UsernameError::TooLong => "username is longer than 32 characters",
+            UsernameError::ControlCharacter => "username contains a control character",
+        })
+    }
+}
+
+impl std::error::Error for UsernameError {}
+
+/// Trims a username and checks it: 1–[`USERNAME_MAX_CHARS`] characters, no control characters.
+/// The UI uses the same rule to say what is wrong before the server refuses it.
+pub fn normalize_username(raw: &str) -> Result<&str, UsernameError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(UsernameError::Empty);
+    }
+    if name.chars().count() > USERNAME_MAX_CHARS {
+        return Err(UsernameError::TooLong);
+    }
+    if name.chars().any(char::is_control) {
+        return Err(UsernameError::ControlCharacter);
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn guide_field_names_are_kept() {
+        let s = Session {
+            session_id: "s".into(),
+            user_id: "u".into(),
+            username: "alice".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            json!({"sessionID": "s", "userID": "u", "username": "alice"})
+        );
+        let m = Message {
+            id: 7,
+            content: "hi".into(),
+            from: "a".into(),
+            to: "b".into(),
+            ts: 1,
+            client_id: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&m).unwrap(),
+            json!({"id": 7, "content": "hi", "from": "a", "to": "b", "ts": 1})
+        );
+        let u = User {
+            user_id: "u".into(),
+            username: "alice".into(),
+            connected: true,
+            messages: vec![],
+        };
+        assert_eq!(
+            serde_json::to_value(&u).unwrap(),
+            json!({"userID": "u", "username": "alice", "connected": true, "messages": []})
+        );
+    }
+
+    #[test]
+    fn guide_client_payloads_parse() {
+        let m: SendMessage = serde_json::from_value(json!({"content": "x", "to": "u"})).unwrap();
+        assert_eq!(m.client_id, None);
+        let a: Auth = serde_json::from_value(json!({"sessionID": "abc"})).unwrap();
+        assert_eq!(a.session_id.as_deref(), Some("abc"));
+        let a: Auth = serde_json::from_value(json!({"username": "bob"})).unwrap();
+        assert_eq!(a.username.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn reply_tells_error_from_value() {
+        let e: Reply<Message> =
+            serde_json::from_value(json!({"error": "unknown user", "code": "unknown_user"}))
+                .unwrap();
+        assert_eq!(e.into_result().unwrap_err().code, ErrorCode::UnknownUser);
+        let ok: Reply<MessagePage> =
+            serde_json::from_value(json!({"messages": [], "hasMore": false})).unwrap();
+        assert!(ok.into_result().is_ok());
+    }
+
+    #[test]
+    fn usernames_are_trimmed_and_checked() {
+        assert_eq!(normalize_username("  alice "), Ok("alice"));
+        assert_eq!(normalize_username("   "), Err(UsernameError::Empty));
+        assert_eq!(normalize_username("a\u{7}b"), Err(UsernameError::ControlCharacter));
+        assert_eq!(normalize_username(&"é".repeat(32)), Ok("é".repeat(32).as_str()));
+        assert_eq!(normalize_username(&"é".repeat(33)), Err(UsernameError::TooLong));
+    }
+}

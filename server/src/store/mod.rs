@@ -1,0 +1,104 @@
+//! The store: sessions, users, presence and messages behind one interface.
+//!
+//! Handlers only talk to [`Store`]; they never see SQL or Redis. The embedded SQLite
+//! implementation ([`sqlite::SqliteStore`]) is the default; a shared implementation for several
+//! nodes plugs in behind the same trait.
+//!
+//! Invariants every implementation keeps:
+//! - a message is durably committed before `insert_message` returns (so before any ack or
+//!   delivery);
+//! - the same `(from, client_id)` is stored once; a retry returns the original message;
+//! - only a hash of a sessionID is kept, never the secret itself.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use natter_protocol::Message;
+
+/// A user as the store knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub user_id: String,
+    pub username: String,
+    pub connected: bool,
+}
+
+/// A message to store; the store assigns `id` and `ts`.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub from: String,
+    pub to: String,
+    pub content: String,
+    pub client_id: Option<String>,
+}
+
+/// What `insert_message` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored now: deliver it.
+    New(Message),
+    /// The same `(from, client_id)` was stored before: ack it again, deliver nothing.
+    Duplicate(Message),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the store's writer has stopped")]
+    WriterGone,
+    #[error("a blocking store task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("opening the database: {0}")]
+    Open(String),
+    #[error("the database schema: {0}")]
+    Schema(String),
+    #[error("commit failed: {0}")]
+    Commit(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The user owning this sessionID, if any.
+    async fn find_session(&self, session_id: &str) -> StoreResult<Option<UserRecord>>;
+
+    /// Stores a new user with this sessionID (already generated) and userID.
+    async fn create_session(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        username: &str,
+    ) -> StoreResult<UserRecord>;
+
+    /// Records whether the user has any socket connected (on any node).
+    async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()>;
+
+    /// Whether this userID exists.
+    async fn user_exists(&self, user_id: &str) -> StoreResult<bool>;
+
+    /// Every known user.
+    async fn users(&self) -> StoreResult<Vec<UserRecord>>;
+
+    /// Stores a message, committed before it returns; idempotent on `(from, client_id)`.
+    async fn insert_message(&self, message: NewMessage) -> StoreResult<Inserted>;
+
+    /// For each user `user_id` has a conversation with: the most recent `per_peer` messages,
+    /// oldest first. Cost depends on the user's conversations, not on the total stored.
+    async fn recent_conversations(
+        &self,
+        user_id: &str,
+        per_peer: u32,
+    ) -> StoreResult<Vec<(String, Vec<Message>)>>;
+
+    /// Up to `limit` messages between `a` and `b` with an id below `before` (all when `None`),
+    /// oldest first, and whether older ones exist.
+    async fn page(
+        &self,
+        a: &str,
+        b: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<Message>, bool)>;
+}

@@ -1,0 +1,669 @@
+//! The embedded default store: one SQLite file in the data dir, nothing to install.
+//!
+//! - Writes go to a single writer thread that commits whatever has queued up in one transaction
+//!   (group commit): a burst of messages costs one fsync, and each caller still hears back only
+//!   after its row is committed.
+//! - Reads (history, paging) run on a small pool of read connections; WAL lets them proceed
+//!   while the writer commits.
+//! - The user directory (sessions, usernames) is small and read on every login, so it is kept in
+//!   memory too and updated only after the writer committed. Presence is runtime state: it lives
+//!   in memory only and every user starts offline when the process starts.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use natter_protocol::Message;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use super::{Inserted, NewMessage, Store, StoreError, StoreResult, UserRecord};
+use crate::ids::hash_session_id;
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    user_id      TEXT PRIMARY KEY,
+    session_hash TEXT NOT NULL UNIQUE,
+    username     TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE messages (
+    id        INTEGER PRIMARY KEY,
+    sender    TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    -- the conversation, as the two userIDs in sorted order
+    user_lo   TEXT NOT NULL,
+    user_hi   TEXT NOT NULL,
+    content   TEXT NOT NULL,
+    ts        INTEGER NOT NULL,
+    client_id TEXT
+);
+CREATE INDEX messages_by_conversation ON messages (user_lo, user_hi, id);
+CREATE UNIQUE INDEX messages_by_client_id ON messages (sender, client_id)
+    WHERE client_id IS NOT NULL;
+
+-- who has talked with whom, so a login reads only its own conversations
+CREATE TABLE conversations (
+    user_id TEXT NOT NULL,
+    peer_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, peer_id)
+) WITHOUT ROWID;
+"#];
+
+/// Read connections; more than the core count buys nothing on this workload.
+const READERS: usize = 2;
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+pub struct SqliteStore {
+    writer: mpsc::Sender<WriteOp>,
+    readers: Arc<Readers>,
+    directory: Arc<RwLock<Directory>>,
+}
+
+#[derive(Default)]
+struct Directory {
+    user_by_session: HashMap<String, String>,
+    users: HashMap<String, DirectoryEntry>,
+    /// userIDs in the order they were created, so `users` lists are stable.
+    order: Vec<String>,
+}
+
+struct DirectoryEntry {
+    username: String,
+    connected: bool,
+}
+
+impl Directory {
+    fn record(&self, user_id: &str) -> Option<UserRecord> {
+        self.users.get(user_id).map(|e| UserRecord {
+            user_id: user_id.to_owned(),
+            username: e.username.clone(),
+            connected: e.connected,
+        })
+    }
+
+    fn add(&mut self, session_hash: String, user_id: String, username: String) {
+        self.user_by_session.insert(session_hash, user_id.clone());
+        self.users.insert(
+            user_id.clone(),
+            DirectoryEntry {
+                username,
+                connected: false,
+            },
+        );
+        self.order.push(user_id);
+    }
+}
+
+enum WriteOp {
+    CreateUser {
+        session_hash: String,
+        user_id: String,
+        username: String,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
+    InsertMessage {
+        message: NewMessage,
+        reply: oneshot::Sender<StoreResult<Inserted>>,
+    },
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `natter.db` in `data_dir` and applies pending migrations.
+    pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Open(format!("creating {}: {e}", data_dir.display())))?;
+        let path = data_dir.join("natter.db");
+
+        let mut conn = Connection::open(&path)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let directory = load_directory(&conn)?;
+
+        let readers = (0..READERS)
+            .map(|_| {
+                let c = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Mutex::new(c))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("natter-sqlite-writer".into())
+            .spawn(move || Writer::new(conn).run(rx))
+            .map_err(|e| StoreError::Open(format!("starting the writer thread: {e}")))?;
+
+        Ok(Self {
+            writer: tx,
+            readers: Arc::new(Readers {
+                conns: readers,
+                next: AtomicUsize::new(0),
+            }),
+            directory: Arc::new(RwLock::new(directory)),
+        })
+    }
+
+    async fn write<T>(&self, op: impl FnOnce(oneshot::Sender<T>) -> WriteOp) -> StoreResult<T> {
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(op(tx))
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.with(f)).await?
+    }
+
+    fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        // A poisoned lock only means a panic elsewhere mid-update of plain maps; keep serving.
+        self.directory.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn directory_mut(&self) -> std::sync::RwLockWriteGuard<'_, Directory> {
+        self.directory.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn configure(conn: &Connection) -> StoreResult<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a committed (and so acked) message survives a power cut, not only a crash. Group
+    // commit keeps that affordable.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Schema(format!(
+            "the database is at schema version {current}, newer than this natter-server knows \
+             ({}); use a newer natter-server",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied database migration");
+    }
+    Ok(())
+}
+
+fn load_directory(conn: &Connection) -> StoreResult<Directory> {
+    let mut dir = Directory::default();
+    let mut stmt = conn.prepare(
+        "SELECT session_hash, user_id, username FROM users ORDER BY created_at, user_id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    for row in rows {
+        let (hash, user_id, username) = row?;
+        dir.add(hash, user_id, username);
+    }
+    Ok(dir)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn conversation_key<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+const MESSAGE_COLUMNS: &str = "id, content, sender, recipient, ts, client_id";
+
+fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: r.get::<_, i64>(0)? as u64,
+        content: r.get(1)?,
+        from: r.get(2)?,
+        to: r.get(3)?,
+        ts: r.get(4)?,
+        client_id: r.get(5)?,
+    })
+}
+
+struct Readers {
+    conns: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+impl Readers {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.conns.len();
+        // Take a free connection if there is one, otherwise wait for our round-robin pick.
+        for i in 0..n {
+            if let Ok(conn) = self.conns[(start + i) % n].try_lock() {
+                return f(&conn);
+            }
+        }
+        let conn = self.conns[start % n]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+}
+
+/// The single writer: owns the read-write connection and commits queued writes in groups.
+struct Writer {
+    conn: Connection,
+    last_ts: i64,
+}
+
+impl Writer {
+    fn new(conn: Connection) -> Self {
+        Self { conn, last_ts: 0 }
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<WriteOp>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Ok(first) = rx.recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(&mut batch);
+        }
+        tracing::debug!("sqlite writer stopped");
+    }
+
+    fn commit_batch(&mut self, batch: &mut Vec<WriteOp>) {
+        let outcome = self.apply_all(batch);
+        match outcome {
+            Ok(results) => {
+                for (op, result) in batch.drain(..).zip(results) {
+                    op.reply(result);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, ops = batch.len(), "commit failed");
+                let msg = e.to_string();
+                for op in batch.drain(..) {
+                    op.reply(Err(StoreError::Commit(msg.clone())));
+                }
+            }
+        }
+    }
+
+    /// Applies every op inside one transaction, each under its own savepoint so one failing
+    /// op does not undo the others; then commits. Results are only sent after the commit.
+    fn apply_all(&mut self, batch: &[WriteOp]) -> StoreResult<Vec<StoreResult<OpOutcome>>> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut results = Vec::with_capacity(batch.len());
+        for op in batch {
+            self.conn.execute_batch("SAVEPOINT op")?;
+            let result = self.apply(op);
+            if result.is_err() {
+                self.conn.execute_batch("ROLLBACK TO op")?;
+            }
+            self.conn.execute_batch("RELEASE op")?;
+            results.push(result);
+        }
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(results)
+    }
+
+    fn apply(&mut self, op: &WriteOp) -> StoreResult<OpOutcome> {
+        match op {
+            WriteOp::CreateUser {
+                session_hash,
+                user_id,
+                username,
+                ..
+            } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO users (user_id, session_hash, username, created_at) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![user_id, session_hash, username, now_ms()])?;
+                Ok(OpOutcome::Done)
+            }
+            WriteOp::InsertMessage { message, .. } => self.insert_message(message),
+        }
+    }
+
+    fn insert_message(&mut self, m: &NewMessage) -> StoreResult<OpOutcome> {
+        if let Some(client_id) = &m.client_id {
+            let existing = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender = ?1 AND client_id = ?2"
+                ))?
+                .query_row(params![m.from, client_id], message_from_row)
+                .optional()?;
+            if let Some(existing) = existing {
+                return Ok(OpOutcome::Message(Inserted::Duplicate(existing)));
+            }
+        }
+        // Timestamps never go backwards, even if the wall clock does.
+        let ts = now_ms().max(self.last_ts);
+        self.last_ts = ts;
+        let (lo, hi) = conversation_key(&m.from, &m.to);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO messages (sender, recipient, user_lo, user_hi, content, ts, client_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![m.from, m.to, lo, hi, m.content, ts, m.client_id])?;
+        let id = self.conn.last_insert_rowid() as u64;
+        let mut conv = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO conversations (user_id, peer_id) VALUES (?1, ?2), (?2, ?1)",
+        )?;
+        conv.execute(params![m.from, m.to])?;
+        Ok(OpOutcome::Message(Inserted::New(Message {
+            id,
+            content: m.content.clone(),
+            from: m.from.clone(),
+            to: m.to.clone(),
+            ts,
+            client_id: m.client_id.clone(),
+        })))
+    }
+}
+
+enum OpOutcome {
+    Done,
+    Message(Inserted),
+}
+
+impl WriteOp {
+    fn reply(self, result: StoreResult<OpOutcome>) {
+        // A caller that went away (its client disconnected) no longer needs the answer.
+        match self {
+            WriteOp::CreateUser { reply, .. } => {
+                let _ = reply.send(result.map(|_| ()));
+            }
+            WriteOp::InsertMessage { reply, .. } => {
+                let _ = reply.send(result.and_then(|o| match o {
+                    OpOutcome::Message(m) => Ok(m),
+                    OpOutcome::Done => Err(StoreError::Commit("the writer returned no message".into())),
+                }));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn find_session(&self, session_id: &str) -> StoreResult<Option<UserRecord>> {
+        let hash = hash_session_id(session_id);
+        let dir = self.directory();
+        Ok(dir
+            .user_by_session
+            .get(&hash)
+            .and_then(|user_id| dir.record(user_id)))
+    }
+
+    async fn create_session(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        username: &str,
+    ) -> StoreResult<UserRecord> {
+        let session_hash = hash_session_id(session_id);
+        let (uid, name, hash) = (user_id.to_owned(), username.to_owned(), session_hash.clone());
+        self.write(|reply| WriteOp::CreateUser {
+            session_hash: hash,
+            user_id: uid,
+            username: name,
+            reply,
+        })
+        .await??;
+        self.directory_mut()
+            .add(session_hash, user_id.to_owned(), username.to_owned());
+        Ok(UserRecord {
+            user_id: user_id.to_owned(),
+            username: username.to_owned(),
+            connected: false,
+        })
+    }
+
+    async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()> {
+        if let Some(entry) = self.directory_mut().users.get_mut(user_id) {
+            entry.connected = connected;
+        }
+        Ok(())
+    }
+
+    async fn user_exists(&self, user_id: &str) -> StoreResult<bool> {
+        Ok(self.directory().users.contains_key(user_id))
+    }
+
+    async fn users(&self) -> StoreResult<Vec<UserRecord>> {
+        let dir = self.directory();
+        Ok(dir.order.iter().filter_map(|id| dir.record(id)).collect())
+    }
+
+    async fn insert_message(&self, message: NewMessage) -> StoreResult<Inserted> {
+        self.write(|reply| WriteOp::InsertMessage { message, reply })
+            .await?
+    }
+
+    async fn recent_conversations(
+        &self,
+        user_id: &str,
+        per_peer: u32,
+    ) -> StoreResult<Vec<(String, Vec<Message>)>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| {
+            let peers: Vec<String> = conn
+                .prepare_cached("SELECT peer_id FROM conversations WHERE user_id = ?1")?
+                .query_map([&user_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages \
+                 WHERE user_lo = ?1 AND user_hi = ?2 ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let mut out = Vec::with_capacity(peers.len());
+            for peer in peers {
+                let (lo, hi) = conversation_key(&user_id, &peer);
+                let mut messages: Vec<Message> = stmt
+                    .query_map(params![lo, hi, per_peer], message_from_row)?
+                    .collect::<Result<_, _>>()?;
+                messages.reverse();
+                out.push((peer, messages));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn page(
+        &self,
+        a: &str,
+        b: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<Message>, bool)> {
+        let (lo, hi) = conversation_key(a, b);
+        let (lo, hi) = (lo.to_owned(), hi.to_owned());
+        let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
+        self.read(move |conn| {
+            let mut messages: Vec<Message> = conn
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages \
+                     WHERE user_lo = ?1 AND user_hi = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4"
+                ))?
+                .query_map(params![lo, hi, before, limit as i64 + 1], message_from_row)?
+                .collect::<Result<_, _>>()?;
+            let has_more = messages.len() > limit as usize;
+            messages.truncate(limit as usize);
+            messages.reverse();
+            Ok((messages, has_more))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(from: &str, to: &str, content: &str, client_id: Option<&str>) -> NewMessage {
+        NewMessage {
+            from: from.into(),
+            to: to.into(),
+            content: content.into(),
+            client_id: client_id.map(Into::into),
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_and_messages_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            store.create_session("secret-a", "ua", "alice").await.unwrap();
+            store.create_session("secret-b", "ub", "bob").await.unwrap();
+            store.set_connected("ua", true).await.unwrap();
+            for i in 0..5 {
+                store
+                    .insert_message(msg("ua", "ub", &format!("m{i}"), None))
+                    .await
+                    .unwrap();
+            }
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let alice = store.find_session("secret-a").await.unwrap().unwrap();
+        assert_eq!(alice.user_id, "ua");
+        assert!(!alice.connected, "presence starts offline after a restart");
+        assert!(store.find_session("ua").await.unwrap().is_none());
+        let conv = store.recent_conversations("ub", 3).await.unwrap();
+        assert_eq!(conv.len(), 1);
+        let contents: Vec<_> = conv[0].1.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(contents, ["m2", "m3", "m4"]);
+    }
+
+    #[tokio::test]
+    async fn session_ids_are_not_stored_in_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store
+            .create_session("very-secret-session", "ua", "alice")
+            .await
+            .unwrap();
+        drop(store);
+        let bytes = std::fs::read(dir.path().join("natter.db")).unwrap();
+        let wal = std::fs::read(dir.path().join("natter.db-wal")).unwrap_or_default();
+        let needle = b"very-secret-session";
+        let found = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+        assert!(!found(&bytes) && !found(&wal));
+    }
+
+    #[tokio::test]
+    async fn client_id_makes_inserts_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let first = store
+            .insert_message(msg("ua", "ub", "hello", Some("c1")))
+            .await
+            .unwrap();
+        let Inserted::New(first) = first else {
+            panic!("first insert must be new")
+        };
+        let again = store
+            .insert_message(msg("ua", "ub", "hello", Some("c1")))
+            .await
+            .unwrap();
+        assert_eq!(again, Inserted::Duplicate(first.clone()));
+        // Another sender may use the same key.
+        let other = store
+            .insert_message(msg("ub", "ua", "hello", Some("c1")))
+            .await
+            .unwrap();
+        assert!(matches!(other, Inserted::New(_)));
+        let (page, _) = store.page("ua", "ub", None, 10).await.unwrap();
+        assert_eq!(page.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_inserts_are_grouped_and_all_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let s = store.clone();
+                tokio::spawn(async move {
+                    s.insert_message(msg("ua", "ub", &format!("{i}"), Some(&format!("k{i}"))))
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert!(matches!(t.await.unwrap().unwrap(), Inserted::New(_)));
+        }
+        let (page, more) = store.page("ub", "ua", None, 500).await.unwrap();
+        assert_eq!(page.len(), 200);
+        assert!(!more);
+        assert!(page.windows(2).all(|w| w[0].id < w[1].id));
+    }
+
+    #[tokio::test]
+    async fn paging_walks_back_without_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        for i in 0..25 {
+            store
+                .insert_message(msg("ua", "ub", &format!("{i}"), None))
+                .await
+                .unwrap();
+            // noise in another conversation
+            store.insert_message(msg("ua", "uc", "x", None)).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let (page, more) = store.page("ub", "ua", before, 10).await.unwrap();
+            before = page.first().map(|m| m.id);
+            let mut contents: Vec<_> = page.into_iter().map(|m| m.content).collect();
+            contents.extend(seen);
+            seen = contents;
+            if !more {
+                break;
+            }
+        }
+        let expected: Vec<_> = (0..25).map(|i| i.to_string()).collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join("natter.db")).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = SqliteStore::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+}
