@@ -265,8 +265,17 @@ mod tests {
     fn usernames_are_trimmed_and_checked() {
         assert_eq!(normalize_username("  alice "), Ok("alice"));
         assert_eq!(normalize_username("   "), Err(UsernameError::Empty));
-        assert_eq!(normalize_username("a\u{7}b"), Err(UsernameError::ControlCharacter));
-        assert_eq!(normalize_username(&"é".repeat(32)), Ok("é".repeat(32).as_str()));
-        assert_eq!(normalize_username(&"é".repeat(33)), Err(UsernameError::TooLong));
+        assert_eq!(
+            normalize_username("a\u{7}b"),
+            Err(UsernameError::ControlCharacter)
+        );
+        assert_eq!(
+            normalize_username(&"é".repeat(32)),
+            Ok("é".repeat(32).as_str())
+        );
+        assert_eq!(
+            normalize_username(&"é".repeat(33)),
+            Err(UsernameError::TooLong)
+        );
     }
 }

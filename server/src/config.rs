@@ -19,7 +19,11 @@ pub struct Config {
 
     /// Browser origins allowed to connect (repeat, or comma-separate; `*` allows any). The
     /// desktop app and localhost pages are allowed by default.
-    #[arg(long = "cors-origin", env = "NATTER_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "NATTER_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
 
     /// Largest message content accepted, in bytes.

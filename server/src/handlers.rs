@@ -31,7 +31,9 @@ pub struct Identity {
 }
 
 /// Registers the guide's namespace: auth middleware, then the connect handler.
-pub fn register<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
+pub fn register<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
+    io: &SocketIo<A>,
+) -> A::InitRes {
     io.ns("/", on_connect::<A>.with(authenticate::<A>))
 }
 
@@ -211,7 +213,10 @@ enum Rejection {
     EmptyMessage,
     #[error("message too long: {len} bytes, the limit is {max}")]
     MessageTooLong { len: usize, max: usize },
-    #[error("invalid clientId: 1 to {} bytes", natter_protocol::CLIENT_ID_MAX_BYTES)]
+    #[error(
+        "invalid clientId: 1 to {} bytes",
+        natter_protocol::CLIENT_ID_MAX_BYTES
+    )]
     InvalidClientId,
     #[error("unknown user")]
     UnknownUser,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::http::{HeaderValue, Method, header};
 use axum::routing::get;
-use axum::{Json, Router};
 use axum::serve::ListenerExt;
+use axum::{Json, Router};
 use serde_json::json;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
@@ -50,12 +50,13 @@ impl Server {
         })?;
         let state = AppState::new(Arc::new(store), Limits::from(config));
         let (router, io) = router(state, config);
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ServeError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         Ok(Self {
             listener,
             router,
@@ -69,7 +70,10 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then closes every socket and waits for requests in
     /// flight to finish.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         let io = self.io.clone();
         // Without TCP_NODELAY, Nagle + delayed ACK holds about 1% of small frames ~40 ms.
         let listener = self.listener.tap_io(|tcp| {

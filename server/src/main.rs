@@ -12,7 +12,8 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("natter_server=info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("natter_server=info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -39,7 +40,10 @@ async fn main() -> ExitCode {
 /// Tells the person who started the server what to type in the desktop app.
 fn print_banner(addr: SocketAddr, config: &Config) {
     // Tests and scripts read this first line to learn the port.
-    println!("natter-server {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "natter-server {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("data: {}", config.data_dir().display());
     let urls = reachable_urls(addr);
     if !urls.is_empty() {
@@ -58,7 +62,11 @@ fn reachable_urls(addr: SocketAddr) -> Vec<String> {
         IpAddr::V6(v6) => format!("http://[{v6}]:{port}"),
     };
     if !addr.ip().is_unspecified() {
-        return if addr.ip().is_loopback() { Vec::new() } else { vec![fmt(addr.ip())] };
+        return if addr.ip().is_loopback() {
+            Vec::new()
+        } else {
+            vec![fmt(addr.ip())]
+        };
     }
     let Ok(ifaces) = if_addrs::get_if_addrs() else {
         return Vec::new();

@@ -54,7 +54,10 @@ mod tests {
             let _g = l2.lock("u1").await;
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished(), "second lock of the same user must wait");
+        assert!(
+            !waiter.is_finished(),
+            "second lock of the same user must wait"
+        );
         drop(g);
         tokio::time::timeout(Duration::from_secs(1), waiter)
             .await

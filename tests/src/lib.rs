@@ -1,1 +1,25 @@
+//! Shared fixture for Natter's end-to-end tests: real `natter-server` processes on ephemeral
+//! loopback ports with real SQLite files in temp dirs, and real clients.
+//!
+//! - [`server`]: start, stop and SIGKILL a server binary.
+//! - [`client`]: a `rust_socketio` client (the crate the desktop app holds) that records events.
+//! - [`raw`]: a bare engine.io websocket, for what well-behaved clients never do.
 
+pub mod client;
+pub mod raw;
+pub mod server;
+
+pub use client::{Login, SioClient};
+pub use server::TestServer;
+
+/// How long a test waits for something that should happen.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a test watches for something that must not happen.
+pub const QUIET: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// A server on a new, empty data dir (deleted when the returned dir is dropped).
+pub async fn fresh_server(args: &[&str]) -> (tempfile::TempDir, TestServer) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path(), args).await;
+    (dir, server)
+}

@@ -406,7 +406,9 @@ impl WriteOp {
             WriteOp::InsertMessage { reply, .. } => {
                 let _ = reply.send(result.and_then(|o| match o {
                     OpOutcome::Message(m) => Ok(m),
-                    OpOutcome::Done => Err(StoreError::Commit("the writer returned no message".into())),
+                    OpOutcome::Done => {
+                        Err(StoreError::Commit("the writer returned no message".into()))
+                    }
                 }));
             }
         }
@@ -431,7 +433,11 @@ impl Store for SqliteStore {
         username: &str,
     ) -> StoreResult<UserRecord> {
         let session_hash = hash_session_id(session_id);
-        let (uid, name, hash) = (user_id.to_owned(), username.to_owned(), session_hash.clone());
+        let (uid, name, hash) = (
+            user_id.to_owned(),
+            username.to_owned(),
+            session_hash.clone(),
+        );
         self.write(|reply| WriteOp::CreateUser {
             session_hash: hash,
             user_id: uid,
@@ -543,7 +549,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SqliteStore::open(dir.path()).unwrap();
-            store.create_session("secret-a", "ua", "alice").await.unwrap();
+            store
+                .create_session("secret-a", "ua", "alice")
+                .await
+                .unwrap();
             store.create_session("secret-b", "ub", "bob").await.unwrap();
             store.set_connected("ua", true).await.unwrap();
             for i in 0..5 {
@@ -638,7 +647,10 @@ mod tests {
                 .await
                 .unwrap();
             // noise in another conversation
-            store.insert_message(msg("ua", "uc", "x", None)).await.unwrap();
+            store
+                .insert_message(msg("ua", "uc", "x", None))
+                .await
+                .unwrap();
         }
         let mut seen = Vec::new();
         let mut before = None;

@@ -1,0 +1,240 @@
+//! A test client on `rust_socketio` (async, websocket) that records every event it receives.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use natter_protocol::{Session, User, event};
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::WAIT;
+
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    Event(String, Value),
+    Error(String),
+}
+
+pub struct SioClient {
+    client: Client,
+    rx: mpsc::UnboundedReceiver<Incoming>,
+    backlog: VecDeque<Incoming>,
+}
+
+/// A logged-in client with what the server sent at login.
+pub struct Login {
+    pub client: SioClient,
+    pub session: Session,
+    pub users: Vec<User>,
+}
+
+impl SioClient {
+    /// Connects with this handshake auth; `Err(message)` is the server's connect-error.
+    pub async fn connect(url: &str, auth: Value) -> Result<(SioClient, Session), String> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let tx_any = tx.clone();
+        let client = ClientBuilder::new(url)
+            .transport_type(TransportType::Websocket)
+            .auth(auth)
+            .reconnect(false)
+            .on_any(move |ev, payload, _| {
+                let tx = tx_any.clone();
+                async move {
+                    let _ = tx.send(Incoming::Event(String::from(ev), first_arg(payload)));
+                }
+                .boxed()
+            })
+            .on(Event::Error, move |payload, _| {
+                let tx = tx.clone();
+                async move {
+                    let text = match payload {
+                        Payload::Text(v) => v
+                            .first()
+                            .map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
+                            .unwrap_or_default(),
+                        other => format!("{other:?}"),
+                    };
+                    let _ = tx.send(Incoming::Error(text));
+                }
+                .boxed()
+            })
+            .connect()
+            .await
+            .map_err(|e| format!("transport: {e}"))?;
+        let mut me = SioClient {
+            client,
+            rx,
+            backlog: VecDeque::new(),
+        };
+        // The first word from the server is `session` or a refusal.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let next = tokio::time::timeout_at(deadline, me.rx.recv())
+                .await
+                .map_err(|_| "no session and no refusal in time".to_owned())?
+                .ok_or("client stopped")?;
+            match next {
+                Incoming::Event(name, v) if name == event::SESSION => {
+                    let session = serde_json::from_value(v).map_err(|e| e.to_string())?;
+                    return Ok((me, session));
+                }
+                Incoming::Error(text) if text.contains("ConnectError") => {
+                    // rust_socketio keeps retrying a refused client: stop it.
+                    let _ = me.client.disconnect().await;
+                    return Err(connect_error_message(&text));
+                }
+                other => me.backlog.push_back(other),
+            }
+        }
+    }
+
+    /// Starts a new session as `username` and waits for `users`.
+    pub async fn login(url: &str, username: &str) -> Login {
+        Self::login_with(url, json!({ "username": username })).await
+    }
+
+    /// Resumes a session and waits for `users`.
+    pub async fn resume(url: &str, session_id: &str) -> Login {
+        Self::login_with(url, json!({ "sessionID": session_id })).await
+    }
+
+    pub async fn login_with(url: &str, auth: Value) -> Login {
+        let (mut client, session) = Self::connect(url, auth)
+            .await
+            .unwrap_or_else(|e| panic!("login refused: {e}"));
+        let users = serde_json::from_value(client.next(event::USERS).await).expect("users payload");
+        Login {
+            client,
+            session,
+            users,
+        }
+    }
+
+    /// The next `name` event's first argument, keeping other events for later.
+    pub async fn next(&mut self, name: &str) -> Value {
+        self.next_within(name, WAIT)
+            .await
+            .unwrap_or_else(|| panic!("no `{name}` event within {WAIT:?}"))
+    }
+
+    pub async fn next_within(&mut self, name: &str, within: Duration) -> Option<Value> {
+        if let Some(i) = self
+            .backlog
+            .iter()
+            .position(|e| matches!(e, Incoming::Event(n, _) if n == name))
+        {
+            if let Some(Incoming::Event(_, v)) = self.backlog.remove(i) {
+                return Some(v);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(Incoming::Event(n, v))) if n == name => return Some(v),
+                Ok(Some(other)) => self.backlog.push_back(other),
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Asserts that no `name` event arrives within [`crate::QUIET`].
+    pub async fn assert_no(&mut self, name: &str) {
+        if let Some(v) = self.next_within(name, crate::QUIET).await {
+            panic!("unexpected `{name}` event: {v}");
+        }
+    }
+
+    /// Every `name` event received within `within`.
+    pub async fn drain(&mut self, name: &str, within: Duration) -> Vec<Value> {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + within;
+        while let Some(v) = self
+            .next_within(
+                name,
+                deadline.saturating_duration_since(tokio::time::Instant::now()),
+            )
+            .await
+        {
+            out.push(v);
+        }
+        out
+    }
+
+    pub async fn emit(&self, name: &str, payload: impl Into<Payload>) {
+        self.client
+            .emit(name.to_owned(), payload)
+            .await
+            .expect("emit");
+    }
+
+    /// Emits and waits for the ack's first argument.
+    pub async fn ack(&self, name: &str, payload: impl Into<Payload>) -> Value {
+        self.try_ack(name, payload, WAIT)
+            .await
+            .unwrap_or_else(|| panic!("no ack for `{name}` within {WAIT:?}"))
+    }
+
+    pub async fn try_ack(
+        &self,
+        name: &str,
+        payload: impl Into<Payload>,
+        within: Duration,
+    ) -> Option<Value> {
+        let (tx, rx) = oneshot::channel();
+        let tx = Arc::new(Mutex::new(Some(tx)));
+        self.client
+            .emit_with_ack(name.to_owned(), payload, within, move |p, _| {
+                let tx = tx.clone();
+                async move {
+                    if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+                        let _ = tx.send(ack_arg(p));
+                    }
+                }
+                .boxed()
+            })
+            .await
+            .expect("emit with ack");
+        tokio::time::timeout(within, rx).await.ok()?.ok()
+    }
+
+    /// Sends a private message and returns the ack.
+    pub async fn send(&self, to: &str, content: &str) -> Value {
+        self.ack(
+            event::PRIVATE_MESSAGE,
+            json!({ "to": to, "content": content }),
+        )
+        .await
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+fn first_arg(payload: Payload) -> Value {
+    match payload {
+        Payload::Text(mut v) if !v.is_empty() => v.swap_remove(0),
+        Payload::Text(_) => Value::Null,
+        other => json!(format!("{other:?}")),
+    }
+}
+
+/// Ack callbacks get their arguments one level deeper than events: `Text([Array(args)])`.
+fn ack_arg(payload: Payload) -> Value {
+    match first_arg(payload) {
+        Value::Array(mut args) if !args.is_empty() => args.swap_remove(0),
+        other => other,
+    }
+}
+
+/// `Received an ConnectError frame: {"message":"invalid username"}` → `invalid username`.
+fn connect_error_message(text: &str) -> String {
+    text.split_once('{')
+        .and_then(|(_, rest)| serde_json::from_str::<Value>(&format!("{{{rest}")).ok())
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| text.to_owned())
+}

@@ -1,0 +1,106 @@
+//! A real `natter-server` process for a test.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The server binary: `$NATTER_SERVER_BIN`, else `natter-server` next to the test's target dir
+/// (cargo builds it for `cargo test --workspace`).
+pub fn server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("NATTER_SERVER_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/natter-server
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("natter-server"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p natter-server`)",
+        bin.display()
+    );
+    bin
+}
+
+pub struct TestServer {
+    child: Child,
+    pub addr: SocketAddr,
+    pub url: String,
+    pub data_dir: PathBuf,
+}
+
+impl TestServer {
+    /// Starts a server on 127.0.0.1 with a free port, on `data_dir`, with extra flags.
+    pub async fn start(data_dir: &Path, args: &[&str]) -> TestServer {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("server.log"))
+            .expect("server log file");
+        let mut child = Command::new(server_bin())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            // The data dir goes through the environment, so NATTER_* variables are exercised.
+            .env("NATTER_DATA_DIR", data_dir)
+            .env("RUST_LOG", "natter_server=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn natter-server");
+        let stdout = child.stdout.take().expect("server stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(crate::WAIT, lines.next_line())
+            .await
+            .expect("server printed nothing in time")
+            .expect("reading server stdout")
+            .expect("server exited before listening");
+        let url = first
+            .split_once("listening on ")
+            .map(|(_, url)| url.trim().to_owned())
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"));
+        let addr: SocketAddr = url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("address in banner");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        TestServer {
+            child,
+            addr,
+            url,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs, exactly like a crash or a power cut of the process.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("kill server");
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns the exit status.
+    pub async fn stop(&mut self) -> std::process::ExitStatus {
+        if let Some(pid) = self.child.id() {
+            // The `kill` command keeps this crate free of libc bindings.
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        tokio::time::timeout(crate::WAIT, self.child.wait())
+            .await
+            .expect("server did not stop on SIGTERM")
+            .expect("wait for server")
+    }
+
+    /// The server's log so far (stderr), for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+}
