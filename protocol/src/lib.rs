@@ -164,6 +164,28 @@ impl<T> Reply<T> {
     }
 }
 
+/// Deserialises `T` from a JSON object only. serde's derive would also accept a positional
+/// array (`["hi", "u1"]` as `{content, to}`), which is not the guide's wire format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<T, M::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
 /// Why a username is refused (the client sees [`INVALID_USERNAME`] in every case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsernameError {
@@ -248,6 +270,16 @@ mod tests {
         assert_eq!(a.session_id.as_deref(), Some("abc"));
         let a: Auth = serde_json::from_value(json!({"username": "bob"})).unwrap();
         assert_eq!(a.username.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn only_objects_are_payloads() {
+        let ok: Object<SendMessage> =
+            serde_json::from_value(json!({"content": "x", "to": "u"})).unwrap();
+        assert_eq!(ok.0.to, "u");
+        assert!(serde_json::from_value::<Object<SendMessage>>(json!(["x", "u"])).is_err());
+        assert!(serde_json::from_str::<Object<SendMessage>>(r#"["x","u"]"#).is_err());
+        assert!(serde_json::from_value::<Object<SendMessage>>(json!(null)).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use natter_protocol::{
-    Auth, ErrorCode, ErrorReply, FetchMessages, INVALID_USERNAME, Message, MessagePage,
+    Auth, ErrorCode, ErrorReply, FetchMessages, INVALID_USERNAME, Message, MessagePage, Object,
     SendMessage, Session, User, event, normalize_username,
 };
 use serde::Serialize;
@@ -56,10 +56,10 @@ pub enum AuthError {
 /// (a separate task) has run, and that event must not be dropped.
 pub async fn authenticate<A: Adapter>(
     socket: SocketRef<A>,
-    TryData(auth): TryData<Auth>,
+    TryData(auth): TryData<Object<Auth>>,
     State(app): State<AppState>,
 ) -> Result<(), AuthError> {
-    let auth = auth.unwrap_or_default();
+    let auth = auth.map(|Object(a)| a).unwrap_or_default();
     let identity = resolve_identity(&app, auth).await.inspect_err(|e| {
         if let AuthError::InvalidUsername = e {
             tracing::debug!(sid = %socket.id, "handshake refused: invalid username");
@@ -245,7 +245,7 @@ impl Rejection {
 /// and the sender's other sockets.
 pub async fn on_private_message<A: Adapter>(
     socket: SocketRef<A>,
-    TryData(payload): TryData<SendMessage>,
+    TryData(payload): TryData<Object<SendMessage>>,
     ack: AckSender<A>,
     Extension(me): Extension<Arc<Identity>>,
     State(app): State<AppState>,
@@ -280,9 +280,9 @@ pub async fn on_private_message<A: Adapter>(
 async fn store_message(
     app: &AppState,
     me: &Identity,
-    payload: Result<SendMessage, impl std::fmt::Debug>,
+    payload: Result<Object<SendMessage>, impl std::fmt::Debug>,
 ) -> Result<Inserted, Rejection> {
-    let msg = payload.map_err(|_| Rejection::InvalidPayload("{content, to, clientId?}"))?;
+    let Object(msg) = payload.map_err(|_| Rejection::InvalidPayload("{content, to, clientId?}"))?;
     if msg.content.trim().is_empty() {
         return Err(Rejection::EmptyMessage);
     }
@@ -313,7 +313,7 @@ async fn store_message(
 
 /// Extension `fetch messages`: an older page of one of the user's own conversations.
 pub async fn on_fetch_messages<A: Adapter>(
-    TryData(payload): TryData<FetchMessages>,
+    TryData(payload): TryData<Object<FetchMessages>>,
     ack: AckSender<A>,
     Extension(me): Extension<Arc<Identity>>,
     State(app): State<AppState>,
@@ -330,9 +330,9 @@ pub async fn on_fetch_messages<A: Adapter>(
 async fn fetch_page(
     app: &AppState,
     me: &Identity,
-    payload: Result<FetchMessages, impl std::fmt::Debug>,
+    payload: Result<Object<FetchMessages>, impl std::fmt::Debug>,
 ) -> Result<MessagePage, Rejection> {
-    let req = payload.map_err(|_| Rejection::InvalidPayload("{with, before?, limit?}"))?;
+    let Object(req) = payload.map_err(|_| Rejection::InvalidPayload("{with, before?, limit?}"))?;
     if !app.store.user_exists(&req.with).await? {
         return Err(Rejection::UnknownUser);
     }

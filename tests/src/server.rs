@@ -3,29 +3,45 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::OnceLock;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// The server binary: `$NATTER_SERVER_BIN`, else `natter-server` next to the test's target dir
-/// (cargo builds it for `cargo test --workspace`).
+/// The server binary: `$NATTER_SERVER_BIN`, else `natter-server` built (once per test binary,
+/// a no-op when fresh) into the same target dir and profile as the running test.
 pub fn server_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("NATTER_SERVER_BIN") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/natter-server
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("natter-server"))
-        .expect("target dir");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build -p natter-server`)",
-        bin.display()
-    );
-    bin
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("NATTER_SERVER_BIN") {
+            return p.into();
+        }
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/<test> → target/<profile>
+        let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+        let target_dir = profile_dir.parent().expect("target dir");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "natter-server",
+                "--bin",
+                "natter-server",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build for natter-server");
+        assert!(status.success(), "building natter-server failed");
+        profile_dir.join("natter-server")
+    })
+    .clone()
 }
 
 pub struct TestServer {
