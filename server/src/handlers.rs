@@ -350,7 +350,7 @@ async fn fetch_page(
 /// Emits to one socket; a socket that is gone or too slow to drain its buffer loses the event,
 /// which its next login makes good (`users` carries the history).
 fn emit<A: Adapter, T: Serialize + ?Sized>(socket: &SocketRef<A>, event: &str, data: &T) {
-    if let Err(e) = socket.emit(event.to_owned(), data) {
+    if let Err(e) = socket.emit(event, data) {
         tracing::debug!(sid = %socket.id, event, error = %e, "emit failed");
     }
 }

@@ -122,14 +122,12 @@ impl SioClient {
     }
 
     pub async fn next_within(&mut self, name: &str, within: Duration) -> Option<Value> {
-        if let Some(i) = self
+        let queued = self
             .backlog
             .iter()
-            .position(|e| matches!(e, Incoming::Event(n, _) if n == name))
-        {
-            if let Some(Incoming::Event(_, v)) = self.backlog.remove(i) {
-                return Some(v);
-            }
+            .position(|e| matches!(e, Incoming::Event(n, _) if n == name));
+        if let Some(Incoming::Event(_, v)) = queued.and_then(|i| self.backlog.remove(i)) {
+            return Some(v);
         }
         let deadline = tokio::time::Instant::now() + within;
         loop {
