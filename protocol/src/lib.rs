@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod ipc;
+
 /// Event names, exactly as the guide spells them.
 pub mod event {
     /// Server → own socket, right after the handshake: [`crate::Session`].

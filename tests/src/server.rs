@@ -54,13 +54,19 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on 127.0.0.1 with a free port, on `data_dir`, with extra flags.
     pub async fn start(data_dir: &Path, args: &[&str]) -> TestServer {
+        Self::start_at(data_dir, "127.0.0.1:0", args).await
+    }
+
+    /// Starts a server listening on `listen` (e.g. the address of a server that was stopped,
+    /// to bring it back where its clients expect it).
+    pub async fn start_at(data_dir: &Path, listen: &str, args: &[&str]) -> TestServer {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(data_dir.join("server.log"))
             .expect("server log file");
         let mut child = Command::new(server_bin())
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(args)
             // The data dir goes through the environment, so NATTER_* variables are exercised.
             .env("NATTER_DATA_DIR", data_dir)

@@ -1,0 +1,150 @@
+//! Between the desktop shell (`src-tauri`) and its UI (`ui`), never on the network: the Tauri
+//! event that carries everything the UI needs, and the commands' argument and result types.
+//!
+//! The shell emits every change as one [`AppEvent`] on [`EVENT`]; the UI folds them into its
+//! state in order. Command names are in [`command`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Message, Session, User};
+
+/// The Tauri event name every [`AppEvent`] is emitted under.
+pub const EVENT: &str = "natter://event";
+
+/// Tauri command names (the functions in `src-tauri/src/commands.rs`).
+pub mod command {
+    /// `()` → `()`: the UI listens now; (re)send the state and resume a saved session.
+    pub const START: &str = "start";
+    /// [`super::LoginArgs`] → `()`: start a new session on a server.
+    pub const LOGIN: &str = "login";
+    /// [`super::SendArgs`] → [`super::SendOutcome`].
+    pub const SEND: &str = "send";
+    /// [`super::FetchOlderArgs`] → [`crate::MessagePage`].
+    pub const FETCH_OLDER: &str = "fetch_older";
+    /// `()` → `()`: forget the session and the outbox.
+    pub const LOGOUT: &str = "logout";
+}
+
+/// The connection as the person sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// No session: show the login form.
+    LoggedOut,
+    /// First login in progress.
+    Connecting,
+    /// `session` has arrived: emits are safe.
+    Connected,
+    /// Trying to get back (attempt n, from 1).
+    Reconnecting { attempt: u32 },
+    /// Lost; the next attempt starts in `retry_in_ms`. Sends wait in the outbox.
+    Offline { reason: String, retry_in_ms: u64 },
+    /// The server refused the handshake (e.g. "invalid username"); nothing is retried.
+    Refused { reason: String },
+    /// A first login could not reach the server; nothing is retried.
+    Unreachable { reason: String },
+}
+
+impl ConnectionState {
+    /// Whether the login form is what the person should see.
+    pub fn needs_login(&self) -> bool {
+        matches!(
+            self,
+            ConnectionState::LoggedOut
+                | ConnectionState::Refused { .. }
+                | ConnectionState::Unreachable { .. }
+        )
+    }
+}
+
+/// A message waiting to be sent (or for its ack), persisted across restarts of the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    pub client_id: String,
+    pub to: String,
+    pub content: String,
+    /// When it was written, ms since the Unix epoch (shown until the server's `ts` is known).
+    pub created_at: i64,
+}
+
+/// Everything the UI learns, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AppEvent {
+    /// The connection changed; `server_url` is the server in use (or last tried).
+    Connection {
+        state: ConnectionState,
+        server_url: Option<String>,
+    },
+    /// The server's `session`: who we are.
+    Session { session: Session },
+    /// The server's `users` (sent at every (re)connect): replaces the list.
+    Users { users: Vec<User> },
+    /// The server's `user connected`.
+    UserConnected { user: User },
+    /// The server's `user disconnected`.
+    UserDisconnected {
+        #[serde(rename = "userID")]
+        user_id: String,
+    },
+    /// A message arrived: from someone else, or a copy of one sent from another window.
+    Message { message: Message },
+    /// One of our outbox entries was stored by the server.
+    Acked { message: Message },
+    /// The outbox now holds exactly these entries, oldest first.
+    Outbox { entries: Vec<OutboxEntry> },
+}
+
+/// [`command::LOGIN`] arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginArgs {
+    pub server_url: String,
+    pub username: String,
+}
+
+/// [`command::SEND`] arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendArgs {
+    pub to: String,
+    pub content: String,
+}
+
+/// [`command::SEND`] result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SendOutcome {
+    /// Stored by the server: this is the message everyone sees.
+    Sent { message: Message },
+    /// Not acked yet (offline, or slow): it waits in the outbox and goes out by itself.
+    Queued { entry: OutboxEntry },
+}
+
+/// [`command::FETCH_OLDER`] arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchOlderArgs {
+    pub with: String,
+    pub before: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_are_tagged_for_the_ui() {
+        let e = AppEvent::Connection {
+            state: ConnectionState::Reconnecting { attempt: 2 },
+            server_url: Some("http://h:3000".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({"type": "connection", "state": {"state": "reconnecting", "attempt": 2},
+                   "server_url": "http://h:3000"})
+        );
+        let back: AppEvent = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+    }
+}

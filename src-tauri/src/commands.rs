@@ -1,0 +1,45 @@
+//! Tauri commands: each only translates IPC into a call on the connection manager.
+
+use natter_protocol::MessagePage;
+use natter_protocol::ipc::SendOutcome;
+use tauri::State;
+
+use crate::connection::Connection;
+use crate::error::AppError;
+
+#[tauri::command]
+pub async fn start(conn: State<'_, Connection>) -> Result<(), AppError> {
+    conn.start().await
+}
+
+#[tauri::command]
+pub async fn login(
+    conn: State<'_, Connection>,
+    server_url: String,
+    username: String,
+) -> Result<(), AppError> {
+    conn.login(&server_url, &username).await
+}
+
+#[tauri::command]
+pub async fn send(
+    conn: State<'_, Connection>,
+    to: String,
+    content: String,
+) -> Result<SendOutcome, AppError> {
+    conn.send(&to, &content).await
+}
+
+#[tauri::command]
+pub async fn fetch_older(
+    conn: State<'_, Connection>,
+    with: String,
+    before: Option<u64>,
+) -> Result<MessagePage, AppError> {
+    conn.fetch_older(&with, before).await
+}
+
+#[tauri::command]
+pub async fn logout(conn: State<'_, Connection>) -> Result<(), AppError> {
+    conn.logout().await
+}

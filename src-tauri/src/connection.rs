@@ -1,0 +1,877 @@
+//! The connection manager: one task owns the socket.io client and every piece of connection
+//! state; commands and client callbacks reach it as messages, so there are no locks and the
+//! order of events is the order they happened.
+//!
+//! It is built around what rust_socketio 0.6 does (see TOOLCHAIN.md):
+//! - `connect()` succeeding says nothing: we are `Connected` only once `session` arrived, and
+//!   nothing is emitted before that (an early emit makes the server drop the connection);
+//! - a refusal arrives as an `Error` callback ("ConnectError"), after which the client would
+//!   loop: we drop that client and stop;
+//! - a dead server shows up as an `Error` callback, and its own reconnect loop drops emits and
+//!   cannot change auth: we turn its reconnection off and reconnect ourselves, with backoff, a
+//!   fresh client each time, resuming with `{sessionID}`;
+//! - ack ids are random in 0..999, so only one message is in flight at a time (the outbox is a
+//!   FIFO: that also keeps the order in which they were typed); each carries a `clientId`, so a
+//!   retry after a lost ack is stored once;
+//! - callbacks run one after another, so ours only forward a message to this task.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt;
+use natter_protocol::ipc::{AppEvent, ConnectionState, OutboxEntry, SendOutcome};
+use natter_protocol::{ErrorCode, Message, MessagePage, Reply, Session, User, event};
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::AppError;
+use crate::models::SavedSession;
+use crate::persist::Persist;
+use crate::server_url;
+
+/// Where the manager sends what the UI must learn.
+pub type Sink = Arc<dyn Fn(AppEvent) + Send + Sync>;
+
+/// Timeouts and backoff; tests shorten them.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// From starting a connection to `session`.
+    pub session_timeout: Duration,
+    /// From emitting a message to its ack.
+    pub ack_timeout: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            session_timeout: Duration::from_secs(10),
+            ack_timeout: Duration::from_secs(10),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The delay before reconnect attempt `attempt` (1-based): doubling from `min`, capped at
+/// `max`, with ±20% jitter so a server restart is not met by every app at the same instant.
+pub fn backoff(attempt: u32, timing: &Timing) -> Duration {
+    let exp = timing
+        .backoff_min
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let base = exp.min(timing.backoff_max);
+    let jitter = (random_u64() % 41) as f64 / 100.0 - 0.2; // -0.20..=0.20
+    base.mul_f64(1.0 + jitter)
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // Without OS randomness, jitter and ids fall back to the clock: still unique enough here.
+    if getrandom::fill(&mut b).is_err() {
+        return now_ms() as u64 ^ u64::from(std::process::id());
+    }
+    u64::from_le_bytes(b)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A handle on the manager task; cheap to clone, kept in Tauri's managed state.
+#[derive(Clone)]
+pub struct Connection {
+    tx: mpsc::UnboundedSender<Input>,
+}
+
+impl Connection {
+    /// Loads what was persisted and starts the manager task. Nothing connects until
+    /// [`Connection::start`] (the UI calls it once it listens).
+    pub fn spawn(sink: Sink, persist: Box<dyn Persist>, timing: Timing) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let manager = Manager::new(sink, persist, timing, tx.clone());
+        tauri::async_runtime::spawn(manager.run(rx));
+        Self { tx }
+    }
+
+    async fn ask<T>(&self, input: impl FnOnce(oneshot::Sender<T>) -> Input) -> Result<T, AppError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(input(tx)).map_err(|_| AppError::Stopped)?;
+        rx.await.map_err(|_| AppError::Stopped)
+    }
+
+    /// (Re)sends the whole state as events and resumes a saved session.
+    pub async fn start(&self) -> Result<(), AppError> {
+        self.ask(|reply| Input::Start { reply }).await
+    }
+
+    /// Starts a new session as `username` on `server_url` (as typed by the person). The outcome
+    /// arrives as connection events: connected, refused or unreachable. The server alone judges
+    /// the username, so its refusal is what the person sees.
+    pub async fn login(&self, server_url: &str, username: &str) -> Result<(), AppError> {
+        let server_url = server_url::normalize(server_url)?;
+        let username = username.trim().to_owned();
+        self.ask(|reply| Input::Login {
+            server_url,
+            username,
+            reply,
+        })
+        .await
+    }
+
+    /// Queues a message; returns the stored message once acked, or `Queued` while offline.
+    pub async fn send(&self, to: &str, content: &str) -> Result<SendOutcome, AppError> {
+        if content.trim().is_empty() {
+            return Err(AppError::EmptyMessage);
+        }
+        let (to, content) = (to.to_owned(), content.to_owned());
+        self.ask(|reply| Input::Send { to, content, reply }).await?
+    }
+
+    /// A page of older messages with `with`, before message id `before`.
+    pub async fn fetch_older(
+        &self,
+        with: &str,
+        before: Option<u64>,
+    ) -> Result<MessagePage, AppError> {
+        let with = with.to_owned();
+        let rx = self
+            .ask(|reply| Input::FetchOlder {
+                with,
+                before,
+                reply,
+            })
+            .await?;
+        tokio::time::timeout(Duration::from_secs(15), rx)
+            .await
+            .map_err(|_| AppError::Timeout)?
+            .map_err(|_| AppError::Stopped)?
+    }
+
+    /// Forgets the session and the outbox and disconnects.
+    pub async fn logout(&self) -> Result<(), AppError> {
+        self.ask(|reply| Input::Logout { reply }).await
+    }
+
+    /// Disconnects cleanly (others see us leave at once) and stops the manager; the session
+    /// and the outbox stay saved for the next launch.
+    pub async fn shutdown(&self) {
+        let _ = self.ask(|reply| Input::Shutdown { reply }).await;
+    }
+}
+
+type Responder<T> = oneshot::Sender<T>;
+type SendReply = Responder<Result<SendOutcome, AppError>>;
+type FetchReply = Responder<Result<MessagePage, AppError>>;
+
+enum Input {
+    Start {
+        reply: Responder<()>,
+    },
+    Login {
+        server_url: String,
+        username: String,
+        reply: Responder<()>,
+    },
+    Send {
+        to: String,
+        content: String,
+        reply: Responder<Result<SendOutcome, AppError>>,
+    },
+    FetchOlder {
+        with: String,
+        before: Option<u64>,
+        reply: Responder<oneshot::Receiver<Result<MessagePage, AppError>>>,
+    },
+    Logout {
+        reply: Responder<()>,
+    },
+    Shutdown {
+        reply: Responder<()>,
+    },
+    /// From the client of connection attempt `epoch`.
+    Link {
+        epoch: u64,
+        event: LinkEvent,
+    },
+    /// The backoff after a lost connection is over.
+    Retry {
+        epoch: u64,
+    },
+    /// Send the outbox's head again (after a lost ack, or a busy server).
+    Pump,
+}
+
+enum LinkEvent {
+    Built(Result<Client, String>),
+    Server { name: String, payload: Value },
+    Error(String),
+    Closed,
+    SessionTimeout,
+    Acked { client_id: String, payload: Value },
+    AckTimeout { client_id: String },
+    Fetched { request: u64, payload: Value },
+}
+
+struct Manager {
+    tx: mpsc::UnboundedSender<Input>,
+    sink: Sink,
+    persist: Box<dyn Persist>,
+    timing: Timing,
+
+    state: ConnectionState,
+    /// The server in use or being tried.
+    server_url: Option<String>,
+    saved: Option<SavedSession>,
+    outbox: VecDeque<OutboxEntry>,
+    /// Set while a first login (by username) is under way.
+    pending_login: Option<String>,
+
+    /// Bumped for every new client: events of older clients are recognised and ignored.
+    epoch: u64,
+    client: Option<Client>,
+    attempt: u32,
+    in_flight: Option<String>,
+    send_waiters: HashMap<String, SendReply>,
+    fetch_waiters: HashMap<u64, FetchReply>,
+    next_request: u64,
+}
+
+impl Manager {
+    fn new(
+        sink: Sink,
+        persist: Box<dyn Persist>,
+        timing: Timing,
+        tx: mpsc::UnboundedSender<Input>,
+    ) -> Self {
+        let (saved, outbox) = persist.load();
+        Self {
+            tx,
+            sink,
+            persist,
+            timing,
+            state: ConnectionState::LoggedOut,
+            server_url: saved.as_ref().map(|s| s.server_url.clone()),
+            saved,
+            outbox: outbox.into(),
+            pending_login: None,
+            epoch: 0,
+            client: None,
+            attempt: 0,
+            in_flight: None,
+            send_waiters: HashMap::new(),
+            fetch_waiters: HashMap::new(),
+            next_request: 0,
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
+        while let Some(input) = rx.recv().await {
+            if let Input::Shutdown { reply } = input {
+                self.epoch += 1;
+                self.fail_waiters();
+                if let Some(client) = self.client.take() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), client.disconnect()).await;
+                }
+                let _ = reply.send(());
+                return;
+            }
+            self.handle(input).await;
+        }
+    }
+
+    async fn handle(&mut self, input: Input) {
+        match input {
+            Input::Start { reply } => {
+                self.start();
+                let _ = reply.send(());
+            }
+            Input::Login {
+                server_url,
+                username,
+                reply,
+            } => {
+                self.login(server_url, username);
+                let _ = reply.send(());
+            }
+            Input::Send { to, content, reply } => self.send(to, content, reply),
+            Input::FetchOlder {
+                with,
+                before,
+                reply,
+            } => {
+                let (tx, rx) = oneshot::channel();
+                self.fetch_older(with, before, tx).await;
+                let _ = reply.send(rx);
+            }
+            Input::Logout { reply } => {
+                self.logout();
+                let _ = reply.send(());
+            }
+            Input::Retry { epoch } => {
+                if epoch == self.epoch && matches!(self.state, ConnectionState::Offline { .. }) {
+                    self.set_state(ConnectionState::Reconnecting {
+                        attempt: self.attempt,
+                    });
+                    self.begin_attempt();
+                }
+            }
+            Input::Pump => self.pump().await,
+            Input::Shutdown { reply } => {
+                let _ = reply.send(());
+            }
+            Input::Link { epoch, event } => self.link_event(epoch, event).await,
+        }
+    }
+
+    fn emit(&self, event: AppEvent) {
+        (self.sink)(event);
+    }
+
+    fn set_state(&mut self, state: ConnectionState) {
+        tracing::info!(?state, "connection");
+        self.state = state.clone();
+        self.emit(AppEvent::Connection {
+            state,
+            server_url: self.server_url.clone(),
+        });
+    }
+
+    fn emit_outbox(&self) {
+        self.emit(AppEvent::Outbox {
+            entries: self.outbox.iter().cloned().collect(),
+        });
+    }
+
+    fn save_outbox(&self) {
+        self.persist
+            .save_outbox(&self.outbox.iter().cloned().collect::<Vec<_>>());
+        self.emit_outbox();
+    }
+
+    fn start(&mut self) {
+        self.emit(AppEvent::Connection {
+            state: self.state.clone(),
+            server_url: self.server_url.clone(),
+        });
+        self.emit_outbox();
+        let Some(saved) = &self.saved else { return };
+        // Who we are is known before the server answers: the UI can show the chat offline.
+        self.emit(AppEvent::Session {
+            session: saved.to_session(),
+        });
+        match self.state {
+            // A reloaded UI needs `users` again: reconnect to have the server send it.
+            ConnectionState::Connected | ConnectionState::LoggedOut => {
+                self.set_state(ConnectionState::Connecting);
+                self.begin_attempt();
+            }
+            _ => {}
+        }
+    }
+
+    fn login(&mut self, server_url: String, username: String) {
+        self.drop_client();
+        self.fail_waiters();
+        let same_identity = self
+            .saved
+            .as_ref()
+            .is_some_and(|s| s.server_url == server_url && s.username == username);
+        if !same_identity {
+            // A new identity: the old one's outbox was addressed to another server's users.
+            self.saved = None;
+            self.persist.save_session(None);
+            self.outbox.clear();
+            self.save_outbox();
+        }
+        self.server_url = Some(server_url);
+        self.pending_login = (!same_identity).then_some(username);
+        self.attempt = 0;
+        self.set_state(ConnectionState::Connecting);
+        self.begin_attempt();
+    }
+
+    fn logout(&mut self) {
+        self.drop_client();
+        self.fail_waiters();
+        self.saved = None;
+        self.pending_login = None;
+        self.persist.save_session(None);
+        self.outbox.clear();
+        self.save_outbox();
+        self.set_state(ConnectionState::LoggedOut);
+    }
+
+    /// Starts connection attempt `epoch + 1` with a fresh client.
+    fn begin_attempt(&mut self) {
+        self.drop_client();
+        let epoch = self.epoch;
+        let auth = match (&self.pending_login, &self.saved) {
+            (Some(username), _) => json!({ "username": username }),
+            // The username lets the server start over if it lost our session (wiped data).
+            (None, Some(s)) => json!({ "sessionID": s.session_id, "username": s.username }),
+            (None, None) => return,
+        };
+        let Some(url) = self.server_url.clone() else {
+            return;
+        };
+        let builder = client_builder(&url, auth, epoch, self.tx.clone());
+        let tx = self.tx.clone();
+        tauri::async_runtime::spawn(async move {
+            let result = builder.connect().await.map_err(|e| e.to_string());
+            let _ = tx.send(Input::Link {
+                epoch,
+                event: LinkEvent::Built(result),
+            });
+        });
+        self.after(
+            self.timing.session_timeout,
+            Input::Link {
+                epoch,
+                event: LinkEvent::SessionTimeout,
+            },
+        );
+    }
+
+    /// Drops the current client (if any); whatever it still reports is ignored.
+    fn drop_client(&mut self) {
+        self.epoch += 1;
+        self.in_flight = None;
+        if let Some(client) = self.client.take() {
+            disconnect_later(client);
+        }
+    }
+
+    /// Everyone waiting on the connection hears that it is gone.
+    fn fail_waiters(&mut self) {
+        for (client_id, reply) in self.send_waiters.drain() {
+            let entry = self.outbox.iter().find(|e| e.client_id == client_id);
+            let _ = reply.send(match entry {
+                Some(entry) => Ok(SendOutcome::Queued {
+                    entry: entry.clone(),
+                }),
+                None => Err(AppError::Offline),
+            });
+        }
+        for (_, reply) in self.fetch_waiters.drain() {
+            let _ = reply.send(Err(AppError::Offline));
+        }
+    }
+
+    fn after(&self, delay: Duration, input: Input) {
+        let tx = self.tx.clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(input);
+        });
+    }
+
+    /// The connection (or the attempt) is gone: retry with backoff if we have an identity.
+    fn lost(&mut self, reason: String) {
+        tracing::info!(%reason, "connection lost");
+        self.drop_client();
+        self.fail_waiters();
+        if self.pending_login.take().is_some() {
+            self.set_state(ConnectionState::Unreachable { reason });
+            return;
+        }
+        if self.saved.is_none() {
+            self.set_state(ConnectionState::LoggedOut);
+            return;
+        }
+        self.attempt += 1;
+        let delay = backoff(self.attempt, &self.timing);
+        self.set_state(ConnectionState::Offline {
+            reason,
+            retry_in_ms: delay.as_millis() as u64,
+        });
+        self.after(delay, Input::Retry { epoch: self.epoch });
+    }
+
+    async fn link_event(&mut self, epoch: u64, event: LinkEvent) {
+        // Acks are facts about what the server stored, whichever connection carried them.
+        if let LinkEvent::Acked { client_id, payload } = event {
+            return self.acked(client_id, payload).await;
+        }
+        if epoch != self.epoch {
+            if let LinkEvent::Built(Ok(client)) = event {
+                disconnect_later(client);
+            }
+            return;
+        }
+        match event {
+            LinkEvent::Built(Ok(client)) => self.client = Some(client),
+            LinkEvent::Built(Err(e)) => self.lost(format!("cannot reach the server: {e}")),
+            LinkEvent::Server { name, payload } => self.server_event(&name, payload).await,
+            LinkEvent::Error(text) if text.contains("ConnectError") => {
+                self.refused(connect_error_message(&text))
+            }
+            LinkEvent::Error(text) => {
+                let reason = if self.state == ConnectionState::Connected {
+                    "connection lost".to_owned()
+                } else {
+                    format!("cannot reach the server ({text})")
+                };
+                self.lost(reason)
+            }
+            LinkEvent::Closed => self.lost("connection closed".to_owned()),
+            LinkEvent::SessionTimeout => {
+                if self.state != ConnectionState::Connected {
+                    self.lost("the server did not answer".to_owned());
+                }
+            }
+            LinkEvent::AckTimeout { client_id } => {
+                if self.in_flight.as_deref() == Some(client_id.as_str()) {
+                    self.in_flight = None;
+                    if let Some(reply) = self.send_waiters.remove(&client_id)
+                        && let Some(entry) = self.outbox.iter().find(|e| e.client_id == client_id)
+                    {
+                        let _ = reply.send(Ok(SendOutcome::Queued {
+                            entry: entry.clone(),
+                        }));
+                    }
+                    self.pump().await;
+                }
+            }
+            LinkEvent::Fetched { request, payload } => {
+                if let Some(reply) = self.fetch_waiters.remove(&request) {
+                    let page = serde_json::from_value::<Reply<MessagePage>>(payload)
+                        .map_err(|e| AppError::Rejected(format!("unexpected answer: {e}")))
+                        .and_then(|r| r.into_result().map_err(|e| AppError::Rejected(e.error)));
+                    let _ = reply.send(page);
+                }
+            }
+            LinkEvent::Acked { .. } => {}
+        }
+    }
+
+    fn refused(&mut self, reason: String) {
+        tracing::warn!(%reason, "the server refused the handshake");
+        self.drop_client();
+        self.fail_waiters();
+        self.pending_login = None;
+        if self.saved.take().is_some() {
+            self.persist.save_session(None);
+        }
+        self.set_state(ConnectionState::Refused { reason });
+    }
+
+    async fn server_event(&mut self, name: &str, payload: Value) {
+        match name {
+            event::SESSION => match serde_json::from_value::<Session>(payload) {
+                Ok(session) => self.connected(session).await,
+                Err(e) => self.lost(format!("unexpected session from the server: {e}")),
+            },
+            event::USERS => match serde_json::from_value::<Vec<User>>(payload) {
+                Ok(users) => self.emit(AppEvent::Users { users }),
+                Err(e) => tracing::warn!(error = %e, "bad users list"),
+            },
+            event::USER_CONNECTED => match serde_json::from_value::<User>(payload) {
+                Ok(user) => self.emit(AppEvent::UserConnected { user }),
+                Err(e) => tracing::warn!(error = %e, "bad user connected"),
+            },
+            event::USER_DISCONNECTED => match payload {
+                Value::String(user_id) => self.emit(AppEvent::UserDisconnected { user_id }),
+                other => tracing::warn!(%other, "bad user disconnected"),
+            },
+            event::PRIVATE_MESSAGE => match serde_json::from_value::<Message>(payload) {
+                Ok(message) => self.emit(AppEvent::Message { message }),
+                Err(e) => tracing::warn!(error = %e, "bad private message"),
+            },
+            other => tracing::debug!(event = other, "ignored server event"),
+        }
+    }
+
+    async fn connected(&mut self, session: Session) {
+        let Some(server_url) = self.server_url.clone() else {
+            return;
+        };
+        let saved = SavedSession {
+            server_url,
+            session_id: session.session_id.clone(),
+            user_id: session.user_id.clone(),
+            username: session.username.clone(),
+        };
+        if self.saved.as_ref() != Some(&saved) {
+            self.persist.save_session(Some(&saved));
+            self.saved = Some(saved);
+        }
+        self.pending_login = None;
+        self.attempt = 0;
+        self.emit(AppEvent::Session { session });
+        self.set_state(ConnectionState::Connected);
+        self.pump().await;
+    }
+
+    fn send(&mut self, to: String, content: String, reply: SendReply) {
+        if self.saved.is_none() {
+            let _ = reply.send(Err(AppError::NotLoggedIn));
+            return;
+        }
+        let entry = OutboxEntry {
+            client_id: format!("{:016x}", random_u64()),
+            to,
+            content,
+            created_at: now_ms(),
+        };
+        self.outbox.push_back(entry.clone());
+        self.save_outbox();
+        if self.state == ConnectionState::Connected {
+            self.send_waiters.insert(entry.client_id.clone(), reply);
+            // The pump runs from the next loop turn: `send` itself stays synchronous.
+            let _ = self.tx.send(Input::Pump);
+        } else {
+            let _ = reply.send(Ok(SendOutcome::Queued { entry }));
+        }
+    }
+
+    /// Emits the outbox's head, if connected and nothing else is in flight.
+    async fn pump(&mut self) {
+        if self.state != ConnectionState::Connected || self.in_flight.is_some() {
+            return;
+        }
+        let (Some(entry), Some(client)) = (self.outbox.front().cloned(), self.client.clone())
+        else {
+            return;
+        };
+        let epoch = self.epoch;
+        self.in_flight = Some(entry.client_id.clone());
+        let payload =
+            json!({"to": entry.to, "content": entry.content, "clientId": entry.client_id});
+        let tx = self.tx.clone();
+        let client_id = entry.client_id.clone();
+        let result = client
+            .emit_with_ack(
+                event::PRIVATE_MESSAGE,
+                payload,
+                self.timing.ack_timeout,
+                move |p, _| {
+                    let (tx, client_id) = (tx.clone(), client_id.clone());
+                    async move {
+                        let _ = tx.send(Input::Link {
+                            epoch,
+                            event: LinkEvent::Acked {
+                                client_id,
+                                payload: ack_arg(p),
+                            },
+                        });
+                    }
+                    .boxed()
+                },
+            )
+            .await;
+        if let Err(e) = result {
+            self.lost(format!("sending failed: {e}"));
+            return;
+        }
+        self.after(
+            self.timing.ack_timeout,
+            Input::Link {
+                epoch,
+                event: LinkEvent::AckTimeout {
+                    client_id: entry.client_id,
+                },
+            },
+        );
+    }
+
+    async fn acked(&mut self, client_id: String, payload: Value) {
+        if self.in_flight.as_deref() == Some(client_id.as_str()) {
+            self.in_flight = None;
+        }
+        let Some(pos) = self.outbox.iter().position(|e| e.client_id == client_id) else {
+            return; // a late duplicate ack of something already settled
+        };
+        let reply = serde_json::from_value::<Reply<Message>>(payload)
+            .map_err(|e| natter_protocol::ErrorReply {
+                error: format!("unexpected answer: {e}"),
+                code: ErrorCode::Unavailable,
+            })
+            .and_then(Reply::into_result);
+        match reply {
+            Ok(message) => {
+                self.outbox.remove(pos);
+                self.save_outbox();
+                self.emit(AppEvent::Acked {
+                    message: message.clone(),
+                });
+                if let Some(w) = self.send_waiters.remove(&client_id) {
+                    let _ = w.send(Ok(SendOutcome::Sent { message }));
+                }
+            }
+            Err(e) if e.code == ErrorCode::Unavailable => {
+                // The server could not store it now: keep it and try again shortly.
+                self.after(self.timing.backoff_min, Input::Pump);
+                return;
+            }
+            Err(e) => {
+                // Refused for good (too long, unknown user): it must not block the queue.
+                tracing::warn!(error = %e.error, "message refused by the server");
+                self.outbox.remove(pos);
+                self.save_outbox();
+                if let Some(w) = self.send_waiters.remove(&client_id) {
+                    let _ = w.send(Err(AppError::Rejected(e.error)));
+                }
+            }
+        }
+        self.pump().await;
+    }
+
+    async fn fetch_older(&mut self, with: String, before: Option<u64>, reply: FetchReply) {
+        let (ConnectionState::Connected, Some(client)) = (&self.state, self.client.clone()) else {
+            let _ = reply.send(Err(AppError::Offline));
+            return;
+        };
+        let request = self.next_request;
+        self.next_request += 1;
+        self.fetch_waiters.insert(request, reply);
+        let (tx, epoch) = (self.tx.clone(), self.epoch);
+        let mut payload = json!({ "with": with });
+        if let Some(before) = before {
+            payload["before"] = json!(before);
+        }
+        let result = client
+            .emit_with_ack(
+                event::FETCH_MESSAGES,
+                payload,
+                Duration::from_secs(15),
+                move |p, _| {
+                    let tx = tx.clone();
+                    async move {
+                        let _ = tx.send(Input::Link {
+                            epoch,
+                            event: LinkEvent::Fetched {
+                                request,
+                                payload: ack_arg(p),
+                            },
+                        });
+                    }
+                    .boxed()
+                },
+            )
+            .await;
+        if let Err(e) = result {
+            if let Some(reply) = self.fetch_waiters.remove(&request) {
+                let _ = reply.send(Err(AppError::Offline));
+            }
+            self.lost(format!("sending failed: {e}"));
+        }
+    }
+}
+
+/// A client whose callbacks only forward to the manager, tagged with the attempt.
+fn client_builder(
+    url: &str,
+    auth: Value,
+    epoch: u64,
+    tx: mpsc::UnboundedSender<Input>,
+) -> ClientBuilder {
+    let (tx_any, tx_err, tx_close) = (tx.clone(), tx.clone(), tx);
+    ClientBuilder::new(url)
+        .transport_type(TransportType::Websocket)
+        .reconnect(false)
+        .auth(auth)
+        .on_any(move |ev, payload, _| {
+            let tx = tx_any.clone();
+            async move {
+                let _ = tx.send(Input::Link {
+                    epoch,
+                    event: LinkEvent::Server {
+                        name: String::from(ev),
+                        payload: first_arg(payload),
+                    },
+                });
+            }
+            .boxed()
+        })
+        .on(Event::Error, move |payload, _| {
+            let tx = tx_err.clone();
+            async move {
+                let text = match first_arg(payload) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let _ = tx.send(Input::Link {
+                    epoch,
+                    event: LinkEvent::Error(text),
+                });
+            }
+            .boxed()
+        })
+        .on(Event::Close, move |_, _| {
+            let tx = tx_close.clone();
+            async move {
+                let _ = tx.send(Input::Link {
+                    epoch,
+                    event: LinkEvent::Closed,
+                });
+            }
+            .boxed()
+        })
+}
+
+fn disconnect_later(client: Client) {
+    tauri::async_runtime::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(2), client.disconnect()).await;
+    });
+}
+
+fn first_arg(payload: Payload) -> Value {
+    match payload {
+        Payload::Text(mut v) if !v.is_empty() => v.swap_remove(0),
+        _ => Value::Null,
+    }
+}
+
+/// Ack callbacks get their arguments one level deeper than events: `Text([Array(args)])`.
+fn ack_arg(payload: Payload) -> Value {
+    match first_arg(payload) {
+        Value::Array(mut args) if !args.is_empty() => args.swap_remove(0),
+        other => other,
+    }
+}
+
+/// `Received an ConnectError frame: {"message":"invalid username"}` → `invalid username`.
+fn connect_error_message(text: &str) -> String {
+    text.find('{')
+        .and_then(|i| serde_json::from_str::<Value>(&text[i..]).ok())
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let t = Timing::default();
+        let ms = |a| backoff(a, &t).as_millis();
+        assert!((400..=600).contains(&ms(1)), "{}", ms(1));
+        assert!((800..=1200).contains(&ms(2)), "{}", ms(2));
+        assert!((8000..=12000).contains(&ms(30)), "{}", ms(30));
+    }
+
+    #[test]
+    fn refusal_text_is_the_servers_message() {
+        assert_eq!(
+            connect_error_message(
+                r#"Received an ConnectError frame: {"message":"invalid username"}"#
+            ),
+            "invalid username"
+        );
+        assert_eq!(connect_error_message("EngineIO Error"), "EngineIO Error");
+    }
+
+    #[test]
+    fn ack_arguments_are_unwrapped() {
+        let p = Payload::Text(vec![json!([{"id": 1}])]);
+        assert_eq!(ack_arg(p), json!({"id": 1}));
+    }
+}

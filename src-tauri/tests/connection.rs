@@ -1,0 +1,336 @@
+//! The connection manager and the commands, through Tauri's IPC (mock runtime), against a real
+//! natter-server process.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use natter_lib::connection::Timing;
+use natter_protocol::ipc::{AppEvent, ConnectionState, EVENT, SendOutcome};
+use natter_protocol::{Message, MessagePage, event};
+use natter_tests::{SioClient, TestServer};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tauri::Listener;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{
+    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn fast() -> Timing {
+    Timing {
+        session_timeout: Duration::from_secs(5),
+        ack_timeout: Duration::from_secs(3),
+        backoff_min: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(400),
+    }
+}
+
+/// The app as the real one is assembled, on the mock runtime, with its state in `dir`.
+struct TestApp {
+    app: App<MockRuntime>,
+    webview: WebviewWindow<MockRuntime>,
+    events: mpsc::Receiver<AppEvent>,
+}
+
+impl TestApp {
+    fn new(dir: &Path) -> Self {
+        let app = mock_builder()
+            .plugin(tauri_plugin_store::Builder::default().build())
+            .invoke_handler(natter_lib::invoke_handler())
+            .build(mock_context(noop_assets()))
+            .expect("mock app");
+        natter_lib::manage_connection(app.handle(), &dir.join("natter.json"), fast())
+            .expect("connection manager");
+        let (tx, events) = mpsc::channel();
+        app.listen_any(EVENT, move |e| {
+            let ev: AppEvent = serde_json::from_str(e.payload()).expect("AppEvent payload");
+            let _ = tx.send(ev);
+        });
+        let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("webview");
+        let t = TestApp {
+            app,
+            webview,
+            events,
+        };
+        t.invoke::<()>("start", json!({})).expect("start");
+        t
+    }
+
+    fn invoke<T: DeserializeOwned>(&self, cmd: &str, args: Value) -> Result<T, String> {
+        get_ipc_response(
+            &self.webview,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<T>().expect("command result"))
+        .map_err(|e| e.as_str().map(str::to_owned).unwrap_or(e.to_string()))
+    }
+
+    /// Waits for the first event matching `pred`, dropping the ones before it.
+    fn wait_for(&self, what: &str, pred: impl Fn(&AppEvent) -> bool) -> AppEvent {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(e) if pred(&e) => return e,
+                Ok(_) => {}
+                Err(_) => panic!("no {what} within {WAIT:?}"),
+            }
+        }
+    }
+
+    fn wait_state(&self, what: &str, pred: impl Fn(&ConnectionState) -> bool) -> ConnectionState {
+        match self.wait_for(
+            what,
+            |e| matches!(e, AppEvent::Connection { state, .. } if pred(state)),
+        ) {
+            AppEvent::Connection { state, .. } => state,
+            _ => unreachable!(),
+        }
+    }
+
+    fn login(&self, url: &str, name: &str) -> natter_protocol::Session {
+        self.invoke::<()>("login", json!({"serverUrl": url, "username": name}))
+            .expect("login command");
+        let session = match self.wait_for("session", |e| matches!(e, AppEvent::Session { .. })) {
+            AppEvent::Session { session } => session,
+            _ => unreachable!(),
+        };
+        self.wait_state("connected", |s| *s == ConnectionState::Connected);
+        session
+    }
+
+    fn send(&self, to: &str, content: &str) -> Result<SendOutcome, String> {
+        self.invoke("send", json!({"to": to, "content": content}))
+    }
+
+    fn close(self) {
+        let conn = self
+            .app
+            .state::<natter_lib::connection::Connection>()
+            .inner()
+            .clone();
+        tauri::async_runtime::block_on(conn.shutdown());
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn login_send_receive_and_fetch_older() {
+    let rt = rt();
+    let (srv_dir, app_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = rt.block_on(TestServer::start(srv_dir.path(), &[]));
+    let app = TestApp::new(app_dir.path());
+
+    let me = app.login(&server.url, "  alice ");
+    assert_eq!(me.username, "alice");
+    let users = app.wait_for("users", |e| matches!(e, AppEvent::Users { .. }));
+    assert!(matches!(users, AppEvent::Users { users } if users.len() == 1));
+
+    let mut bob = rt.block_on(SioClient::login(&server.url, "bob"));
+    let b = bob.session.user_id.clone();
+    app.wait_for(
+        "bob online",
+        |e| matches!(e, AppEvent::UserConnected { user } if user.user_id == b),
+    );
+
+    let sent = match app.send(&b, "hi bob").unwrap() {
+        SendOutcome::Sent { message } => message,
+        other => panic!("expected Sent, got {other:?}"),
+    };
+    assert_eq!(
+        (sent.from.as_str(), sent.content.as_str()),
+        (me.user_id.as_str(), "hi bob")
+    );
+    let got: Message =
+        serde_json::from_value(rt.block_on(bob.client.next(event::PRIVATE_MESSAGE))).unwrap();
+    assert_eq!(got, sent);
+    app.wait_for(
+        "ack event",
+        |e| matches!(e, AppEvent::Acked { message } if message.id == sent.id),
+    );
+
+    rt.block_on(bob.client.send(&me.user_id, "hi alice"));
+    app.wait_for(
+        "incoming",
+        |e| matches!(e, AppEvent::Message { message } if message.content == "hi alice"),
+    );
+
+    let page: MessagePage = app
+        .invoke("fetch_older", json!({"with": b, "before": null}))
+        .unwrap();
+    assert_eq!(page.messages.len(), 2);
+    assert_eq!(app.send(&b, "   "), Err("empty message".into()));
+    app.close();
+}
+
+#[test]
+fn a_refused_username_is_reported_and_not_retried() {
+    let rt = rt();
+    let (srv_dir, app_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = rt.block_on(TestServer::start(srv_dir.path(), &[]));
+    let app = TestApp::new(app_dir.path());
+    app.invoke::<()>(
+        "login",
+        json!({"serverUrl": server.url, "username": "x".repeat(40)}),
+    )
+    .unwrap();
+    let state = app.wait_state("refusal", |s| matches!(s, ConnectionState::Refused { .. }));
+    assert_eq!(
+        state,
+        ConnectionState::Refused {
+            reason: "invalid username".into()
+        }
+    );
+    // Nothing else happens: no retry loop.
+    std::thread::sleep(Duration::from_millis(800));
+    let later: Vec<AppEvent> = app.events.try_iter().collect();
+    assert!(later.is_empty(), "events after a refusal: {later:?}");
+    assert!(app.send("someone", "hi").is_err(), "no session, no sending");
+
+    // A bad address is refused by the command itself; an unreachable one by a state.
+    assert!(
+        app.invoke::<()>("login", json!({"serverUrl": "ftp://x", "username": "a"}))
+            .is_err()
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    app.invoke::<()>(
+        "login",
+        json!({"serverUrl": format!("127.0.0.1:{}", closed.port()), "username": "a"}),
+    )
+    .unwrap();
+    app.wait_state("unreachable", |s| {
+        matches!(s, ConnectionState::Unreachable { .. })
+    });
+    app.close();
+}
+
+#[test]
+fn a_relaunched_app_resumes_the_session_without_login() {
+    let rt = rt();
+    let (srv_dir, app_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = rt.block_on(TestServer::start(srv_dir.path(), &[]));
+    let bob = rt.block_on(SioClient::login(&server.url, "bob"));
+    let app = TestApp::new(app_dir.path());
+    let me = app.login(&server.url, "alice");
+    app.send(&bob.session.user_id, "before relaunch").unwrap();
+    app.close();
+
+    let app = TestApp::new(app_dir.path());
+    // Who we are is known at once, before the server answers...
+    let first = app.wait_for("saved session", |e| matches!(e, AppEvent::Session { .. }));
+    assert!(matches!(&first, AppEvent::Session { session } if *session == me));
+    app.wait_state("connected", |s| *s == ConnectionState::Connected);
+    // ...and the history comes back with the users list.
+    let users = app.wait_for("users", |e| matches!(e, AppEvent::Users { .. }));
+    let AppEvent::Users { users } = users else {
+        unreachable!()
+    };
+    let with_bob = users.iter().find(|u| u.username == "bob").unwrap();
+    assert_eq!(with_bob.messages[0].content, "before relaunch");
+    app.invoke::<()>("logout", json!({})).unwrap();
+    app.wait_state("logged out", |s| *s == ConnectionState::LoggedOut);
+    app.close();
+    let app = TestApp::new(app_dir.path());
+    std::thread::sleep(Duration::from_millis(500));
+    let after_logout: Vec<AppEvent> = app.events.try_iter().collect();
+    assert!(
+        !after_logout
+            .iter()
+            .any(|e| matches!(e, AppEvent::Session { .. })),
+        "logout must forget the session: {after_logout:?}"
+    );
+    app.close();
+}
+
+#[test]
+fn the_outbox_survives_a_server_restart_and_an_app_restart_without_duplicates() {
+    let rt = rt();
+    let (srv_dir, app_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut server = rt.block_on(TestServer::start(srv_dir.path(), &[]));
+    let addr = server.addr.to_string();
+    let bob = rt.block_on(SioClient::login(&server.url, "bob"));
+    let b = bob.session.user_id.clone();
+    let bob_sid = bob.session.session_id.clone();
+    let app = TestApp::new(app_dir.path());
+    app.login(&server.url, "alice");
+
+    // Messages flow; the server dies in the middle of them.
+    let mut outcomes = Vec::new();
+    for i in 0..40 {
+        if i == 20 {
+            rt.block_on(server.kill());
+        }
+        outcomes.push(app.send(&b, &format!("m{i}")).unwrap());
+    }
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, SendOutcome::Queued { .. }))
+    );
+    app.wait_state("offline", |s| matches!(s, ConnectionState::Offline { .. }));
+
+    // Close the app while offline: the outbox must be on disk.
+    app.close();
+    let app = TestApp::new(app_dir.path());
+    let pending = app.wait_for(
+        "outbox",
+        |e| matches!(e, AppEvent::Outbox { entries } if !entries.is_empty()),
+    );
+    let AppEvent::Outbox { entries } = pending else {
+        unreachable!()
+    };
+    assert!(entries.iter().any(|e| e.content == "m39"), "{entries:?}");
+
+    // The server comes back where it was; the app reconnects and flushes by itself.
+    let _server = rt.block_on(TestServer::start_at(srv_dir.path(), &addr, &[]));
+    app.wait_state("reconnected", |s| *s == ConnectionState::Connected);
+    app.wait_for(
+        "empty outbox",
+        |e| matches!(e, AppEvent::Outbox { entries } if entries.is_empty()),
+    );
+
+    let bob = rt.block_on(SioClient::resume(&_server.url, &bob_sid));
+    let page: MessagePage = serde_json::from_value(rt.block_on(bob.client.ack(
+        event::FETCH_MESSAGES,
+        json!({"with": app_user(&bob), "limit": 500}),
+    )))
+    .unwrap();
+    let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
+    let expected: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+    assert_eq!(contents, expected, "every message once, in the order typed");
+    app.close();
+}
+
+/// The userID of the app's user, as bob sees it.
+fn app_user(bob: &natter_tests::Login) -> String {
+    bob.users
+        .iter()
+        .find(|u| u.username == "alice")
+        .map(|u| u.user_id.clone())
+        .expect("alice in bob's list")
+}

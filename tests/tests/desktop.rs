@@ -1,0 +1,249 @@
+//! The real desktop app in a real window (Xvfb), driven through tauri-driver + WebKitWebDriver,
+//! against a real natter-server and a second user on a Rust client.
+//!
+//! Needs a display, `tauri-driver` on PATH and the built app in `NATTER_APP_BIN`;
+//! `scripts/test.sh` provides all three and runs this test with `--ignored`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use natter_protocol::{Message, event};
+use natter_tests::{SioClient, TestServer};
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// tauri-driver, stopped with SIGTERM (SIGKILL would orphan WebKitWebDriver).
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    async fn start(home: &Path) -> Driver {
+        let (port, native) = (free_port(), free_port());
+        let child = Command::new("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            // The app keeps its state per OS user: give this run its own.
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("tauri-driver on PATH (scripts/setup.sh installs it)");
+        let deadline = Instant::now() + WAIT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "tauri-driver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Driver { child, port }
+    }
+
+    /// Launches the app in a new window.
+    async fn launch(&self, app: &Path) -> Client {
+        let caps = json!({
+            "browserName": "wry",
+            "tauri:options": { "application": app },
+        });
+        let caps = caps.as_object().cloned().expect("object");
+        ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("WebDriver session (is the app built and a display set?)")
+    }
+
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
+/// Polls `f` until it returns `Some`, or fails the test after [`WAIT`].
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+async fn find(c: &Client, css: &str) -> Option<Element> {
+    c.find(Locator::Css(css)).await.ok()
+}
+
+async fn text(c: &Client, css: &str) -> Option<String> {
+    find(c, css).await?.text().await.ok()
+}
+
+async fn status_contains(c: &Client, word: &str) {
+    eventually(&format!("status `{word}`"), || async {
+        text(c, "[data-testid=status]")
+            .await
+            .filter(|t| t.to_lowercase().contains(&word.to_lowercase()))
+    })
+    .await;
+}
+
+async fn type_into(c: &Client, css: &str, value: &str) {
+    let el = eventually(css, || find(c, css)).await;
+    el.clear().await.ok();
+    el.send_keys(value).await.expect("type");
+}
+
+async fn click(c: &Client, css: &str) {
+    let el = eventually(css, || find(c, css)).await;
+    el.click().await.expect("click");
+}
+
+/// Texts of the open conversation's messages with `data-from-self` = `from_self`.
+async fn messages(c: &Client, from_self: bool) -> Vec<String> {
+    let css = format!("[data-testid=message][data-from-self={from_self}][data-message-id]");
+    let mut out = Vec::new();
+    for el in c.find_all(Locator::Css(&css)).await.unwrap_or_default() {
+        if let Ok(t) = el.text().await {
+            out.push(t);
+        }
+    }
+    out
+}
+
+fn screenshot_path() -> PathBuf {
+    std::env::var_os("NATTER_SCREENSHOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("natter-screenshot.png"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, tauri-driver and the built app: scripts/test.sh runs it"]
+async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
+    let app: PathBuf = std::env::var_os("NATTER_APP_BIN")
+        .expect("NATTER_APP_BIN: the app built by `tauri build --debug --no-bundle`")
+        .into();
+    assert!(app.exists(), "{} is missing", app.display());
+    let (srv_dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut server = TestServer::start(srv_dir.path(), &[]).await;
+    let addr = server.addr.to_string();
+    let driver = Driver::start(home.path()).await;
+    let c = driver.launch(&app).await;
+
+    // Log in through the form.
+    type_into(&c, "[data-testid=server-url]", &addr).await;
+    type_into(&c, "[data-testid=username]", "alice").await;
+    click(&c, "[data-testid=login]").await;
+    status_contains(&c, "connected").await;
+    let me = eventually("own row", || async {
+        find(&c, "[data-testid=user][data-username=alice]")
+            .await?
+            .attr("data-user-id")
+            .await
+            .ok()?
+    })
+    .await;
+
+    // A second person comes online, and writes.
+    let mut bob = SioClient::login(&server.url, "bob").await;
+    let b = bob.session.user_id.clone();
+    let bob_row = format!("[data-testid=user][data-user-id='{b}']");
+    eventually("bob online", || async {
+        let row = find(&c, &bob_row).await?;
+        (row.attr("data-connected").await.ok()?? == "true").then_some(())
+    })
+    .await;
+    bob.client.send(&me, "hello alice").await;
+    let badge = format!("{bob_row} [data-testid=unread]");
+    eventually("unread badge 1", || async {
+        text(&c, &badge).await.filter(|t| t == "1")
+    })
+    .await;
+
+    // Open the chat: the message is there, the badge gone; reply.
+    click(&c, &bob_row).await;
+    eventually("bob's message", || async {
+        messages(&c, false)
+            .await
+            .contains(&"hello alice".to_owned())
+            .then_some(())
+    })
+    .await;
+    assert!(
+        find(&c, &badge).await.is_none(),
+        "unread badge stays after opening the chat"
+    );
+    type_into(&c, "[data-testid=message-input]", "hi bob").await;
+    click(&c, "[data-testid=send]").await;
+    eventually("acked reply", || async {
+        messages(&c, true)
+            .await
+            .contains(&"hi bob".to_owned())
+            .then_some(())
+    })
+    .await;
+    let got: Message =
+        serde_json::from_value(bob.client.next(event::PRIVATE_MESSAGE).await).unwrap();
+    assert_eq!(
+        (got.content.as_str(), got.from.as_str()),
+        ("hi bob", me.as_str())
+    );
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(screenshot_path(), png);
+    }
+
+    // The server goes away: the app says so; it comes back: the app reconnects by itself.
+    server.kill().await;
+    status_contains(&c, "offline").await;
+    let server = TestServer::start_at(srv_dir.path(), &addr, &[]).await;
+    status_contains(&c, "connected").await;
+
+    // Close and relaunch: same identity and history, no login form.
+    c.close().await.expect("close the app");
+    let c = driver.launch(&app).await;
+    status_contains(&c, "connected").await;
+    assert!(
+        find(&c, "[data-testid=login]").await.is_none(),
+        "asked to log in again"
+    );
+    click(&c, &bob_row).await;
+    eventually("history after relaunch", || async {
+        let (theirs, mine) = (messages(&c, false).await, messages(&c, true).await);
+        (theirs.contains(&"hello alice".to_owned()) && mine.contains(&"hi bob".to_owned()))
+            .then_some(())
+    })
+    .await;
+    c.close().await.ok();
+    driver.stop().await;
+    drop(server);
+}

@@ -1,0 +1,376 @@
+//! The components: they read [`AppState`] and turn clicks into shell calls. No rules here.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use natter_protocol::ipc::ConnectionState;
+
+use crate::shell;
+use crate::state::{AppState, TimelineItem};
+
+#[component]
+pub fn App() -> impl IntoView {
+    let state = RwSignal::new(AppState::default());
+    spawn_local(async move {
+        if let Err(e) = shell::on_event(move |ev| state.update(|s| s.apply(ev))).await {
+            web_sys::console::error_1(&format!("cannot listen to the shell: {e}").into());
+            return;
+        }
+        if let Err(e) = shell::start().await {
+            web_sys::console::error_1(&format!("start failed: {e}").into());
+        }
+    });
+    // The window title carries the unread count, so it shows in the task bar.
+    Effect::new(move |_| {
+        let unread = state.with(|s| s.total_unread());
+        let title = if unread > 0 {
+            format!("({unread}) Natter")
+        } else {
+            "Natter".to_owned()
+        };
+        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+            doc.set_title(&title);
+        }
+    });
+    view! {
+        <Show when=move || state.with(|s| s.shows_login()) fallback=move || view! { <Chat state/> }>
+            <Login state/>
+        </Show>
+    }
+}
+
+#[component]
+fn Login(state: RwSignal<AppState>) -> impl IntoView {
+    let server = RwSignal::new(String::new());
+    let username = RwSignal::new(String::new());
+    let local_error = RwSignal::new(None::<String>);
+    // Offer the last server used.
+    Effect::new(move |_| {
+        if let Some(url) = state.with(|s| s.server_url.clone())
+            && server.get_untracked().is_empty()
+        {
+            server.set(url);
+        }
+    });
+    let busy = move || state.with(|s| s.connection == ConnectionState::Connecting);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        local_error.set(None);
+        let (url, name) = (server.get_untracked(), username.get_untracked());
+        spawn_local(async move {
+            if let Err(e) = shell::login(url, name).await {
+                local_error.set(Some(e));
+            }
+        });
+    };
+    let error = move || {
+        local_error
+            .get()
+            .or_else(|| state.with(|s| s.login_error()))
+    };
+    view! {
+        <main class="login">
+            <form class="login-card" on:submit=submit>
+                <div class="brand">
+                    <img src="icon.png" alt=""/>
+                    <h1>"Natter"</h1>
+                </div>
+                <p class="tagline">"Private messages on your network"</p>
+                <label>
+                    "Server address"
+                    <input data-testid="server-url" bind:value=server placeholder="192.168.1.20:3000"
+                        autocomplete="off" spellcheck="false"/>
+                </label>
+                <label>
+                    "Your name"
+                    <input data-testid="username" bind:value=username maxlength="32"
+                        autocomplete="off" autofocus/>
+                </label>
+                <Show when=move || error().is_some()>
+                    <p class="error" data-testid="login-error" role="alert">{move || error()}</p>
+                </Show>
+                <button data-testid="login" type="submit" disabled=busy>
+                    {move || if busy() { "Connecting…" } else { "Log in" }}
+                </button>
+            </form>
+        </main>
+    }
+}
+
+#[component]
+fn Chat(state: RwSignal<AppState>) -> impl IntoView {
+    let my_name = move || {
+        state.with(|s| {
+            s.me.as_ref()
+                .map(|m| m.username.clone())
+                .unwrap_or_default()
+        })
+    };
+    let online = move || state.with(|s| s.is_online());
+    let rows = move || {
+        state.with(|s| {
+            s.users()
+                .iter()
+                .map(|u| {
+                    (
+                        u.user_id.clone(),
+                        u.username.clone(),
+                        u.connected,
+                        u.unread,
+                        u.is_self,
+                        s.selected.as_deref() == Some(u.user_id.as_str()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <div class="chat">
+            <aside class="sidebar">
+                <header class="me">
+                    <div class="avatar">{move || initial(&my_name())}</div>
+                    <div class="me-text">
+                        <div class="me-name">{my_name}</div>
+                        <div class="status" data-testid="status" class:online=online>
+                            {move || state.with(|s| s.status_text())}
+                        </div>
+                    </div>
+                    <button class="logout" title="Log out"
+                        on:click=move |_| spawn_local(async { let _ = shell::logout().await; })>
+                        "Log out"
+                    </button>
+                </header>
+                <ul class="users">
+                    <For each=rows key=|r| r.clone() let(row)>
+                        <UserRow state row/>
+                    </For>
+                </ul>
+            </aside>
+            <section class="panel">
+                <Show when=move || state.with(|s| s.selected_user().is_some())
+                    fallback=|| view! { <div class="empty">"Pick someone to start a conversation."</div> }>
+                    <Conversation state/>
+                </Show>
+            </section>
+        </div>
+    }
+}
+
+/// What a user row shows; a change of any field re-renders the row.
+type Row = (String, String, bool, u32, bool, bool);
+
+#[component]
+fn UserRow(state: RwSignal<AppState>, row: Row) -> impl IntoView {
+    let (id, name, connected, unread, is_self, selected) = row;
+    let letter = initial(&name);
+    let select_id = id.clone();
+    let name_attr = name.clone();
+    view! {
+        <li data-testid="user" data-user-id=id data-username=name_attr
+            data-connected=connected.to_string()
+            class="user" class:selected=selected class:online=connected
+            on:click=move |_| state.update(|s| s.select(&select_id))>
+            <span class="dot" title=if connected { "online" } else { "offline" }></span>
+            <span class="avatar small">{letter}</span>
+            <span class="name">
+                {name}
+                {is_self.then(|| view! { <span class="yourself">" (yourself)"</span> })}
+            </span>
+            {(unread > 0).then(|| view! {
+                <span class="unread" data-testid="unread">{unread}</span>
+            })}
+        </li>
+    }
+}
+
+#[component]
+fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
+    let peer = move || {
+        state.with(|s| {
+            s.selected_user().map(|u| {
+                (
+                    u.user_id.clone(),
+                    u.username.clone(),
+                    u.connected,
+                    u.is_self,
+                )
+            })
+        })
+    };
+    let online = move || state.with(|s| s.is_online());
+    let items = move || {
+        state.with(|s| {
+            s.selected
+                .as_deref()
+                .map(|id| s.timeline(id))
+                .unwrap_or_default()
+        })
+    };
+    let loading = move || state.with(|s| s.selected_user().is_some_and(|u| u.loading_older));
+
+    let list = NodeRef::<leptos::html::Div>::new();
+    let pinned = StoredValue::new(true);
+    // Distance from the bottom before older messages were put on top, to stay in place.
+    let anchor = StoredValue::new(None::<i32>);
+
+    let load_older = move || {
+        let Some(id) = state.with_untracked(|s| s.selected.clone()) else {
+            return;
+        };
+        let Some(before) = state.with_untracked(|s| s.wants_older(&id)) else {
+            return;
+        };
+        if !state.with_untracked(|s| s.is_online()) {
+            return;
+        }
+        if let Some(el) = list.get_untracked() {
+            anchor.set_value(Some(el.scroll_height() - el.scroll_top()));
+        }
+        state.update(|s| s.set_loading_older(&id, true));
+        spawn_local(async move {
+            match shell::fetch_older(id.clone(), before).await {
+                Ok(page) => state.update(|s| s.add_older(&id, page)),
+                Err(_) => state.update(|s| s.set_loading_older(&id, false)),
+            }
+        });
+    };
+
+    // After each change of the timeline: keep the view at the bottom, or where it was when
+    // older messages were added on top; fill a short view with older messages.
+    Effect::new(move |_| {
+        items();
+        let Some(el) = list.get() else { return };
+        if let Some(from_bottom) = anchor.get_value() {
+            anchor.set_value(None);
+            el.set_scroll_top(el.scroll_height() - from_bottom);
+        } else if pinned.get_value() {
+            el.set_scroll_top(el.scroll_height());
+        }
+        if el.scroll_height() <= el.client_height() {
+            load_older();
+        }
+    });
+    // Switching conversation starts at the bottom.
+    Effect::new(move |_| {
+        state.with(|s| s.selected.clone());
+        pinned.set_value(true);
+    });
+
+    let on_scroll = move |_| {
+        let Some(el) = list.get_untracked() else {
+            return;
+        };
+        pinned.set_value(el.scroll_height() - el.scroll_top() - el.client_height() < 40);
+        if el.scroll_top() < 60 {
+            load_older();
+        }
+    };
+
+    let draft = RwSignal::new(String::new());
+    let send_error = RwSignal::new(None::<String>);
+    let send = move || {
+        let content = draft.get_untracked();
+        let Some(to) = state.with_untracked(|s| s.selected.clone()) else {
+            return;
+        };
+        if content.trim().is_empty() {
+            return;
+        }
+        draft.set(String::new());
+        send_error.set(None);
+        pinned.set_value(true);
+        spawn_local(async move {
+            if let Err(e) = shell::send(to, content).await {
+                send_error.set(Some(e));
+            }
+        });
+    };
+
+    view! {
+        <header class="peer">
+            {move || peer().map(|(_, name, connected, is_self)| view! {
+                <div class="avatar">{initial(&name)}</div>
+                <div>
+                    <div class="peer-name">{name}{is_self.then_some(" (yourself)")}</div>
+                    <div class="peer-status" class:online=connected>
+                        {if connected { "online" } else { "offline" }}
+                    </div>
+                </div>
+            })}
+        </header>
+        <div class="messages" node_ref=list on:scroll=on_scroll>
+            <Show when=loading>
+                <div class="loading-older">"Loading older messages…"</div>
+            </Show>
+            <For each=items key=item_key let:item>
+                <MessageRow item online=Signal::derive(online)/>
+            </For>
+        </div>
+        <Show when=move || !online()>
+            <div class="offline-banner" data-testid="offline-banner">
+                "Offline — messages will send when reconnected"
+            </div>
+        </Show>
+        <Show when=move || send_error.get().is_some()>
+            <div class="send-error" role="alert">{move || send_error.get()}</div>
+        </Show>
+        <form class="composer" on:submit=move |ev: SubmitEvent| { ev.prevent_default(); send(); }>
+            <textarea data-testid="message-input" rows="1" placeholder="Write a message…"
+                bind:value=draft
+                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                    if ev.key() == "Enter" && !ev.shift_key() {
+                        ev.prevent_default();
+                        send();
+                    }
+                }></textarea>
+            <button data-testid="send" type="submit">"Send"</button>
+        </form>
+    }
+}
+
+fn item_key(item: &TimelineItem) -> String {
+    match item {
+        TimelineItem::Stored { message, .. } => format!("m{}", message.id),
+        TimelineItem::Pending { entry } => format!("p{}", entry.client_id),
+    }
+}
+
+#[component]
+fn MessageRow(item: TimelineItem, online: Signal<bool>) -> impl IntoView {
+    match item {
+        TimelineItem::Stored { message, from_self } => view! {
+            <div data-testid="message" data-from-self=from_self.to_string()
+                data-message-id=message.id.to_string()
+                class="msg" class:self=from_self>
+                <div class="bubble">{message.content}</div>
+                <div class="meta">
+                    {clock(message.ts)}
+                    {from_self.then(|| view! { <span class="tick" title="sent">" ✓"</span> })}
+                </div>
+            </div>
+        }
+        .into_any(),
+        TimelineItem::Pending { entry } => view! {
+            <div data-testid="message" data-from-self="true" class="msg self pending">
+                <div class="bubble">{entry.content}</div>
+                <div class="meta">
+                    {move || if online.get() { "sending…" } else { "offline — will send when reconnected" }}
+                </div>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// `HH:MM` in local time.
+fn clock(ts_ms: i64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts_ms as f64));
+    format!("{:02}:{:02}", d.get_hours(), d.get_minutes())
+}
+
+fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
+}

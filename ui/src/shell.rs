@@ -1,0 +1,92 @@
+//! The desktop shell as seen from the webview: Tauri's `invoke` and `listen`, typed with the
+//! shared IPC models. Values cross as JSON text, so numbers (message ids) keep their meaning.
+
+use natter_protocol::MessagePage;
+use natter_protocol::ipc::{
+    AppEvent, EVENT, FetchOlderArgs, LoginArgs, SendArgs, SendOutcome, command,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], js_name = invoke, catch)]
+    async fn tauri_invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "event"], js_name = listen, catch)]
+    async fn tauri_listen(
+        event: &str,
+        handler: &Closure<dyn FnMut(JsValue)>,
+    ) -> Result<JsValue, JsValue>;
+}
+
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|s| js_sys::JSON::parse(&s).ok())
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    let text: String = js_sys::JSON::stringify(value)
+        .map_err(|_| "unreadable value".to_owned())?
+        .into();
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// Calls a command; its error (a string from the shell) comes back as `Err`.
+async fn invoke<A: Serialize, T: DeserializeOwned>(cmd: &str, args: &A) -> Result<T, String> {
+    match tauri_invoke(cmd, to_js(args)).await {
+        Ok(v) if v.is_undefined() || v.is_null() => from_js(&JsValue::NULL),
+        Ok(v) => from_js(&v),
+        Err(e) => Err(e.as_string().unwrap_or_else(|| format!("{e:?}"))),
+    }
+}
+
+/// Calls `f` with every [`AppEvent`] from the shell, for the life of the page.
+pub async fn on_event(mut f: impl FnMut(AppEvent) + 'static) -> Result<(), String> {
+    let handler = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let payload = js_sys::Reflect::get(&e, &JsValue::from_str("payload")).unwrap_or(e);
+        match from_js::<AppEvent>(&payload) {
+            Ok(ev) => f(ev),
+            Err(err) => web_sys::console::warn_1(&format!("bad event: {err}").into()),
+        }
+    });
+    tauri_listen(EVENT, &handler)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    // The page lives as long as the window: the listener must too.
+    handler.forget();
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct NoArgs {}
+
+pub async fn start() -> Result<(), String> {
+    invoke(command::START, &NoArgs {}).await
+}
+
+pub async fn login(server_url: String, username: String) -> Result<(), String> {
+    invoke(
+        command::LOGIN,
+        &LoginArgs {
+            server_url,
+            username,
+        },
+    )
+    .await
+}
+
+pub async fn send(to: String, content: String) -> Result<SendOutcome, String> {
+    invoke(command::SEND, &SendArgs { to, content }).await
+}
+
+pub async fn fetch_older(with: String, before: Option<u64>) -> Result<MessagePage, String> {
+    invoke(command::FETCH_OLDER, &FetchOlderArgs { with, before }).await
+}
+
+pub async fn logout() -> Result<(), String> {
+    invoke(command::LOGOUT, &NoArgs {}).await
+}

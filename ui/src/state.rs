@@ -1,0 +1,579 @@
+//! The UI's state and its transitions, as plain Rust: `state + event → new state`.
+//!
+//! Components only render this and call the shell's commands; every rule (ordering, unread
+//! counts, merging history with live messages, the outbox) lives here, with native tests.
+
+use natter_protocol::ipc::{AppEvent, ConnectionState, OutboxEntry};
+use natter_protocol::{Message, MessagePage, Session, User};
+
+/// One row of the user list, with its conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserView {
+    pub user_id: String,
+    pub username: String,
+    pub connected: bool,
+    pub is_self: bool,
+    /// Oldest first, no duplicates (by id).
+    pub messages: Vec<Message>,
+    pub unread: u32,
+    /// No older messages exist on the server than the first one here.
+    pub history_complete: bool,
+    pub loading_older: bool,
+}
+
+/// What the message panel shows: stored messages, then ours still waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimelineItem {
+    Stored { message: Message, from_self: bool },
+    Pending { entry: OutboxEntry },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppState {
+    pub connection: ConnectionState,
+    pub server_url: Option<String>,
+    pub me: Option<Session>,
+    /// Self first, then by name (case-insensitive), then by id.
+    users: Vec<UserView>,
+    pub selected: Option<String>,
+    pub outbox: Vec<OutboxEntry>,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self {
+            connection: ConnectionState::LoggedOut,
+            server_url: None,
+            me: None,
+            users: Vec::new(),
+            selected: None,
+            outbox: Vec::new(),
+        }
+    }
+}
+
+impl AppState {
+    pub fn users(&self) -> &[UserView] {
+        &self.users
+    }
+
+    pub fn user(&self, user_id: &str) -> Option<&UserView> {
+        self.users.iter().find(|u| u.user_id == user_id)
+    }
+
+    fn user_mut(&mut self, user_id: &str) -> Option<&mut UserView> {
+        self.users.iter_mut().find(|u| u.user_id == user_id)
+    }
+
+    pub fn selected_user(&self) -> Option<&UserView> {
+        self.selected.as_deref().and_then(|id| self.user(id))
+    }
+
+    fn my_id(&self) -> Option<&str> {
+        self.me.as_ref().map(|m| m.user_id.as_str())
+    }
+
+    /// Whether the login form is what to show.
+    pub fn shows_login(&self) -> bool {
+        self.me.is_none() || self.connection.needs_login()
+    }
+
+    /// Whether sends go out now (otherwise they wait in the outbox).
+    pub fn is_online(&self) -> bool {
+        self.connection == ConnectionState::Connected
+    }
+
+    /// The own connection state, as words for the status line.
+    pub fn status_text(&self) -> String {
+        match &self.connection {
+            ConnectionState::LoggedOut => "Not logged in".into(),
+            ConnectionState::Connecting => "Connecting…".into(),
+            ConnectionState::Connected => "Connected".into(),
+            ConnectionState::Reconnecting { attempt } => {
+                format!("Offline — reconnecting (attempt {attempt})…")
+            }
+            ConnectionState::Offline { retry_in_ms, .. } => format!(
+                "Offline — retrying in {}s",
+                retry_in_ms.div_ceil(1000).max(1)
+            ),
+            ConnectionState::Refused { reason } => format!("Refused: {reason}"),
+            ConnectionState::Unreachable { reason } => format!("Unreachable: {reason}"),
+        }
+    }
+
+    /// The error to show at the login form, if the last attempt failed.
+    pub fn login_error(&self) -> Option<String> {
+        match &self.connection {
+            ConnectionState::Refused { reason } => Some(reason.clone()),
+            ConnectionState::Unreachable { reason } => Some(reason.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn total_unread(&self) -> u32 {
+        self.users.iter().map(|u| u.unread).sum()
+    }
+
+    /// Applies one event from the shell.
+    pub fn apply(&mut self, event: AppEvent) {
+        match event {
+            AppEvent::Connection { state, server_url } => {
+                if server_url.is_some() {
+                    self.server_url = server_url;
+                }
+                if state == ConnectionState::LoggedOut {
+                    self.me = None;
+                    self.users.clear();
+                    self.selected = None;
+                }
+                self.connection = state;
+            }
+            AppEvent::Session { session } => {
+                if self.my_id() != Some(session.user_id.as_str()) {
+                    self.users.clear();
+                    self.selected = None;
+                }
+                self.me = Some(session);
+            }
+            AppEvent::Users { users } => self.replace_users(users),
+            AppEvent::UserConnected { user } => {
+                if let Some(existing) = self.user_mut(&user.user_id) {
+                    existing.connected = true;
+                    existing.username = user.username;
+                } else {
+                    let view = self.view_of(user);
+                    self.users.push(view);
+                }
+                self.sort();
+            }
+            AppEvent::UserDisconnected { user_id } => {
+                if let Some(u) = self.user_mut(&user_id) {
+                    u.connected = false;
+                }
+            }
+            AppEvent::Message { message } | AppEvent::Acked { message } => {
+                self.add_message(message)
+            }
+            AppEvent::Outbox { entries } => self.outbox = entries,
+        }
+    }
+
+    fn view_of(&self, user: User) -> UserView {
+        let is_self = self.my_id() == Some(user.user_id.as_str());
+        UserView {
+            history_complete: user.messages.is_empty(),
+            connected: user.connected || is_self,
+            is_self,
+            user_id: user.user_id,
+            username: user.username,
+            messages: user.messages,
+            unread: 0,
+            loading_older: false,
+        }
+    }
+
+    /// A fresh `users` (every (re)connect): keeps older pages already loaded and counts what
+    /// arrived meanwhile from others as unread.
+    fn replace_users(&mut self, users: Vec<User>) {
+        let mut old = std::mem::take(&mut self.users);
+        let me = self.my_id().map(str::to_owned);
+        for user in users {
+            let mut view = self.view_of(user);
+            if let Some(pos) = old.iter().position(|o| o.user_id == view.user_id) {
+                let prev = old.swap_remove(pos);
+                let fresh: Vec<Message> = std::mem::take(&mut view.messages);
+                let first_known = prev.messages.first().map(|m| m.id);
+                view.history_complete = prev.history_complete;
+                view.unread = prev.unread;
+                view.messages = prev.messages;
+                for m in fresh {
+                    let from_other = Some(m.from.as_str()) != me.as_deref();
+                    let is_new = first_known.is_none_or(|first| m.id > first)
+                        && !view.messages.iter().any(|k| k.id == m.id);
+                    if is_new && from_other && self.selected.as_deref() != Some(&view.user_id) {
+                        view.unread += 1;
+                    }
+                    insert_sorted(&mut view.messages, m);
+                }
+            }
+            self.users.push(view);
+        }
+        self.sort();
+    }
+
+    fn add_message(&mut self, message: Message) {
+        let Some(me) = self.my_id().map(str::to_owned) else {
+            return;
+        };
+        let from_self = message.from == me;
+        let peer = if from_self {
+            message.to.clone()
+        } else {
+            message.from.clone()
+        };
+        let selected = self.selected.clone();
+        let Some(user) = self.user_mut(&peer) else {
+            return;
+        };
+        if insert_sorted(&mut user.messages, message)
+            && !from_self
+            && selected.as_deref() != Some(peer.as_str())
+        {
+            user.unread += 1;
+        }
+    }
+
+    /// Opens a conversation: its unread count goes to zero.
+    pub fn select(&mut self, user_id: &str) {
+        if let Some(u) = self.user_mut(user_id) {
+            u.unread = 0;
+            self.selected = Some(user_id.to_owned());
+        }
+    }
+
+    /// The id to page back from, if older messages may exist and none are being loaded.
+    pub fn wants_older(&self, user_id: &str) -> Option<Option<u64>> {
+        let u = self.user(user_id)?;
+        (!u.history_complete && !u.loading_older).then(|| u.messages.first().map(|m| m.id))
+    }
+
+    pub fn set_loading_older(&mut self, user_id: &str, loading: bool) {
+        if let Some(u) = self.user_mut(user_id) {
+            u.loading_older = loading;
+        }
+    }
+
+    /// Adds a page from `fetch messages`.
+    pub fn add_older(&mut self, user_id: &str, page: MessagePage) {
+        if let Some(u) = self.user_mut(user_id) {
+            u.loading_older = false;
+            u.history_complete = !page.has_more;
+            for m in page.messages {
+                insert_sorted(&mut u.messages, m);
+            }
+        }
+    }
+
+    /// The selected conversation as shown: stored messages, then pending outbox entries.
+    pub fn timeline(&self, user_id: &str) -> Vec<TimelineItem> {
+        let me = self.my_id();
+        let mut items: Vec<TimelineItem> = self
+            .user(user_id)
+            .map(|u| {
+                u.messages
+                    .iter()
+                    .map(|m| TimelineItem::Stored {
+                        from_self: Some(m.from.as_str()) == me,
+                        message: m.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        items.extend(
+            self.outbox
+                .iter()
+                .filter(|e| e.to == user_id)
+                .map(|e| TimelineItem::Pending { entry: e.clone() }),
+        );
+        items
+    }
+
+    fn sort(&mut self) {
+        self.users.sort_by(|a, b| {
+            b.is_self
+                .cmp(&a.is_self)
+                .then_with(|| a.username.to_lowercase().cmp(&b.username.to_lowercase()))
+                .then_with(|| a.user_id.cmp(&b.user_id))
+        });
+    }
+}
+
+/// Inserts by id, oldest first; returns false for a message already there.
+fn insert_sorted(messages: &mut Vec<Message>, m: Message) -> bool {
+    match messages.binary_search_by_key(&m.id, |k| k.id) {
+        Ok(_) => false,
+        Err(pos) => {
+            messages.insert(pos, m);
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str) -> Session {
+        Session {
+            session_id: format!("secret-{id}"),
+            user_id: id.into(),
+            username: id.into(),
+        }
+    }
+
+    fn user(id: &str, name: &str, connected: bool, messages: Vec<Message>) -> User {
+        User {
+            user_id: id.into(),
+            username: name.into(),
+            connected,
+            messages,
+        }
+    }
+
+    fn msg(id: u64, from: &str, to: &str) -> Message {
+        Message {
+            id,
+            content: format!("m{id}"),
+            from: from.into(),
+            to: to.into(),
+            ts: 1_700_000_000_000 + id as i64,
+            client_id: None,
+        }
+    }
+
+    fn logged_in() -> AppState {
+        let mut s = AppState::default();
+        s.apply(AppEvent::Session {
+            session: session("me"),
+        });
+        s.apply(AppEvent::Connection {
+            state: ConnectionState::Connected,
+            server_url: Some("http://h:3000".into()),
+        });
+        s.apply(AppEvent::Users {
+            users: vec![
+                user("z", "zoe", true, vec![]),
+                user(
+                    "b",
+                    "Bob",
+                    false,
+                    vec![msg(1, "b", "me"), msg(2, "me", "b")],
+                ),
+                user("me", "me", false, vec![]),
+                user("a", "alice", true, vec![]),
+            ],
+        });
+        s
+    }
+
+    fn names(s: &AppState) -> Vec<&str> {
+        s.users().iter().map(|u| u.username.as_str()).collect()
+    }
+
+    #[test]
+    fn self_first_then_by_name_ignoring_case() {
+        let s = logged_in();
+        assert_eq!(names(&s), ["me", "alice", "Bob", "zoe"]);
+        assert!(s.users()[0].is_self);
+        assert!(
+            s.users()[0].connected,
+            "self is online even if the list says otherwise"
+        );
+        assert!(!s.shows_login());
+    }
+
+    #[test]
+    fn presence_events_update_rows() {
+        let mut s = logged_in();
+        s.apply(AppEvent::UserDisconnected {
+            user_id: "a".into(),
+        });
+        assert!(!s.user("a").unwrap().connected);
+        s.apply(AppEvent::UserConnected {
+            user: user("a", "alice", true, vec![]),
+        });
+        assert!(s.user("a").unwrap().connected);
+        s.apply(AppEvent::UserConnected {
+            user: user("c", "carol", true, vec![]),
+        });
+        assert_eq!(names(&s), ["me", "alice", "Bob", "carol", "zoe"]);
+    }
+
+    #[test]
+    fn unread_counts_messages_from_others_outside_the_open_chat() {
+        let mut s = logged_in();
+        s.apply(AppEvent::Message {
+            message: msg(10, "a", "me"),
+        });
+        s.apply(AppEvent::Message {
+            message: msg(11, "a", "me"),
+        });
+        assert_eq!(s.user("a").unwrap().unread, 2);
+        assert_eq!(s.total_unread(), 2);
+        s.select("a");
+        assert_eq!(s.user("a").unwrap().unread, 0);
+        s.apply(AppEvent::Message {
+            message: msg(12, "a", "me"),
+        });
+        assert_eq!(
+            s.user("a").unwrap().unread,
+            0,
+            "the open chat has no unread"
+        );
+        // Our own messages (from another window) are never unread.
+        s.apply(AppEvent::Message {
+            message: msg(13, "me", "z"),
+        });
+        assert_eq!(s.user("z").unwrap().unread, 0);
+        assert_eq!(s.user("z").unwrap().messages.len(), 1);
+    }
+
+    #[test]
+    fn a_message_seen_twice_is_kept_once() {
+        let mut s = logged_in();
+        s.apply(AppEvent::Message {
+            message: msg(5, "b", "me"),
+        });
+        s.apply(AppEvent::Message {
+            message: msg(5, "b", "me"),
+        });
+        s.apply(AppEvent::Acked {
+            message: msg(2, "me", "b"),
+        });
+        let ids: Vec<u64> = s.user("b").unwrap().messages.iter().map(|m| m.id).collect();
+        assert_eq!(ids, [1, 2, 5]);
+        assert_eq!(s.user("b").unwrap().unread, 1);
+    }
+
+    #[test]
+    fn a_new_users_list_keeps_older_pages_and_counts_what_was_missed() {
+        let mut s = logged_in();
+        s.add_older(
+            "b",
+            MessagePage {
+                messages: vec![msg(0, "me", "b")],
+                has_more: false,
+            },
+        );
+        // Reconnect: the server sends its recent window, with one message we missed.
+        s.apply(AppEvent::Users {
+            users: vec![
+                user("me", "me", true, vec![]),
+                user(
+                    "b",
+                    "Bob",
+                    true,
+                    vec![msg(1, "b", "me"), msg(2, "me", "b"), msg(7, "b", "me")],
+                ),
+            ],
+        });
+        let b = s.user("b").unwrap();
+        let ids: Vec<u64> = b.messages.iter().map(|m| m.id).collect();
+        assert_eq!(ids, [0, 1, 2, 7]);
+        assert_eq!(b.unread, 1);
+        assert!(b.history_complete);
+        assert!(s.user("a").is_none(), "users gone from the list are gone");
+    }
+
+    #[test]
+    fn paging_back_merges_and_stops_at_the_start() {
+        let mut s = logged_in();
+        assert_eq!(s.wants_older("b"), Some(Some(1)));
+        s.set_loading_older("b", true);
+        assert_eq!(s.wants_older("b"), None, "one page at a time");
+        s.add_older(
+            "b",
+            MessagePage {
+                messages: vec![msg(0, "b", "me")],
+                has_more: false,
+            },
+        );
+        assert_eq!(s.wants_older("b"), None, "history is complete");
+        assert_eq!(s.user("b").unwrap().messages.len(), 3);
+        assert_eq!(
+            s.wants_older("a"),
+            None,
+            "an empty conversation has nothing older"
+        );
+    }
+
+    #[test]
+    fn the_timeline_shows_pending_outbox_entries_after_stored_messages() {
+        let mut s = logged_in();
+        let entry = OutboxEntry {
+            client_id: "c1".into(),
+            to: "b".into(),
+            content: "later".into(),
+            created_at: 1,
+        };
+        s.apply(AppEvent::Outbox {
+            entries: vec![entry.clone()],
+        });
+        let t = s.timeline("b");
+        assert_eq!(t.len(), 3);
+        assert!(matches!(
+            &t[0],
+            TimelineItem::Stored {
+                from_self: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            &t[1],
+            TimelineItem::Stored {
+                from_self: true,
+                ..
+            }
+        ));
+        assert_eq!(t[2], TimelineItem::Pending { entry });
+        assert_eq!(s.timeline("a").len(), 0);
+        // Once acked the entry leaves the outbox and the message is stored.
+        s.apply(AppEvent::Outbox { entries: vec![] });
+        let mut acked = msg(9, "me", "b");
+        acked.client_id = Some("c1".into());
+        s.apply(AppEvent::Acked { message: acked });
+        assert!(matches!(
+            s.timeline("b").last(),
+            Some(TimelineItem::Stored {
+                from_self: true,
+                ..
+            })
+        ));
+        assert_eq!(s.timeline("b").len(), 3);
+    }
+
+    #[test]
+    fn connection_states_drive_the_login_form_and_status() {
+        let mut s = logged_in();
+        s.apply(AppEvent::Connection {
+            state: ConnectionState::Offline {
+                reason: "connection lost".into(),
+                retry_in_ms: 1500,
+            },
+            server_url: None,
+        });
+        assert!(!s.shows_login(), "offline keeps the chat");
+        assert!(!s.is_online());
+        assert_eq!(s.status_text(), "Offline — retrying in 2s");
+        assert_eq!(s.server_url.as_deref(), Some("http://h:3000"));
+        s.apply(AppEvent::Connection {
+            state: ConnectionState::Reconnecting { attempt: 3 },
+            server_url: None,
+        });
+        assert!(s.status_text().contains("attempt 3"));
+        s.apply(AppEvent::Connection {
+            state: ConnectionState::Refused {
+                reason: "invalid username".into(),
+            },
+            server_url: None,
+        });
+        assert!(s.shows_login());
+        assert_eq!(s.login_error().as_deref(), Some("invalid username"));
+        s.apply(AppEvent::Connection {
+            state: ConnectionState::LoggedOut,
+            server_url: None,
+        });
+        assert!(s.me.is_none() && s.users().is_empty());
+    }
+
+    #[test]
+    fn a_different_session_starts_from_scratch() {
+        let mut s = logged_in();
+        s.select("b");
+        s.apply(AppEvent::Session {
+            session: session("other"),
+        });
+        assert!(s.users().is_empty());
+        assert!(s.selected.is_none());
+    }
+}
