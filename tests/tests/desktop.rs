@@ -46,8 +46,7 @@ impl Driver {
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_CACHE_HOME", home.join("cache"))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
+            .stderr(Stdio::null())
             .spawn()
             .expect("tauri-driver on PATH (scripts/setup.sh installs it)");
         let deadline = Instant::now() + WAIT;
@@ -76,12 +75,23 @@ impl Driver {
     }
 
     async fn stop(mut self) {
+        self.terminate();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+
+    fn terminate(&self) {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status();
         }
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
+impl Drop for Driver {
+    /// Also on a failed assertion: SIGTERM lets tauri-driver stop WebKitWebDriver and the app.
+    fn drop(&mut self) {
+        self.terminate();
     }
 }
 
@@ -110,12 +120,21 @@ async fn text(c: &Client, css: &str) -> Option<String> {
 }
 
 async fn status_contains(c: &Client, word: &str) {
-    eventually(&format!("status `{word}`"), || async {
-        text(c, "[data-testid=status]")
-            .await
-            .filter(|t| t.to_lowercase().contains(&word.to_lowercase()))
-    })
-    .await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = text(c, "[data-testid=status]").await;
+        if status
+            .as_deref()
+            .is_some_and(|t| t.to_lowercase().contains(&word.to_lowercase()))
+        {
+            return;
+        }
+        if Instant::now() > deadline {
+            let error = text(c, "[data-testid=login-error]").await;
+            panic!("status never said `{word}`: status {status:?}, login error {error:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
 }
 
 async fn type_into(c: &Client, css: &str, value: &str) {
@@ -131,7 +150,7 @@ async fn click(c: &Client, css: &str) {
 
 /// Texts of the open conversation's messages with `data-from-self` = `from_self`.
 async fn messages(c: &Client, from_self: bool) -> Vec<String> {
-    let css = format!("[data-testid=message][data-from-self={from_self}][data-message-id]");
+    let css = format!("[data-testid=message][data-from-self={from_self}][data-message-id] .bubble");
     let mut out = Vec::new();
     for el in c.find_all(Locator::Css(&css)).await.unwrap_or_default() {
         if let Ok(t) = el.text().await {
@@ -141,10 +160,22 @@ async fn messages(c: &Client, from_self: bool) -> Vec<String> {
     out
 }
 
-fn screenshot_path() -> PathBuf {
-    std::env::var_os("NATTER_SCREENSHOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("natter-screenshot.png"))
+/// Captures the display (WebKitWebDriver's own screenshot can show a stale frame) to
+/// `NATTER_SCREENSHOT`, when set.
+async fn save_screenshot() {
+    let Some(path) = std::env::var_os("NATTER_SCREENSHOT").map(PathBuf::from) else {
+        return;
+    };
+    // Let the last change paint.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = std::process::Command::new("import")
+        .args(["-window", "root", "-crop", "1000x680+0+0", "+repage"])
+        .arg(&path)
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "screenshot with ImageMagick's `import` failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,9 +249,31 @@ async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
         (got.content.as_str(), got.from.as_str()),
         ("hi bob", me.as_str())
     );
-    if let Ok(png) = c.screenshot().await {
-        let _ = std::fs::write(screenshot_path(), png);
-    }
+    // More people: one who came and left (offline), one who wrote twice (badge 2).
+    let carol = SioClient::login(&server.url, "carol").await;
+    let carol_row = format!(
+        "[data-testid=user][data-user-id='{}']",
+        carol.session.user_id
+    );
+    eventually("carol online", || find(&c, &carol_row)).await;
+    carol.client.close().await;
+    eventually("carol offline", || async {
+        let row = find(&c, &carol_row).await?;
+        (row.attr("data-connected").await.ok()?? == "false").then_some(())
+    })
+    .await;
+    let dave = SioClient::login(&server.url, "dave").await;
+    dave.client.send(&me, "lunch at 12?").await;
+    dave.client.send(&me, "the usual place").await;
+    let dave_badge = format!(
+        "[data-testid=user][data-user-id='{}'] [data-testid=unread]",
+        dave.session.user_id
+    );
+    eventually("unread badge 2", || async {
+        text(&c, &dave_badge).await.filter(|t| t == "2")
+    })
+    .await;
+    save_screenshot().await;
 
     // The server goes away: the app says so; it comes back: the app reconnects by itself.
     server.kill().await;
