@@ -18,6 +18,10 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    // Each client is a socket: lift the usual soft limit of 1024 open files as far as allowed.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "could not raise the open-files limit");
+    }
     let server = match Server::bind(&config).await {
         Ok(s) => s,
         Err(e) => {

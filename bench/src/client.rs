@@ -1,0 +1,148 @@
+//! A minimal socket.io client (engine.io v4 over a websocket), light enough to run thousands of
+//! connections from one core. It understands only what the benchmark needs: the handshake,
+//! `session`, `users`, `private message` and pings.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+/// What a client reports to the load generator.
+#[derive(Debug)]
+pub enum Report {
+    /// `session` and `users` have both arrived.
+    LoggedIn {
+        index: usize,
+        user_id: String,
+        at: Instant,
+    },
+    /// A private message arrived; `sent_ns` is what the sender put in the content.
+    Delivered {
+        sent_ns: u64,
+        received_ns: u64,
+    },
+    Failed {
+        index: usize,
+        error: String,
+    },
+}
+
+/// Connects, logs in as `username`, then sends what arrives on the returned channel and
+/// reports what it receives. `clock` is the load generator's time origin.
+pub fn spawn(
+    index: usize,
+    addr: SocketAddr,
+    username: String,
+    clock: Instant,
+    reports: mpsc::UnboundedSender<Report>,
+) -> mpsc::UnboundedSender<String> {
+    spawn_with_auth(
+        index,
+        addr,
+        format!(r#"{{"username":"{username}"}}"#),
+        clock,
+        reports,
+    )
+}
+
+/// Like [`spawn`], with the handshake auth given as JSON text.
+pub fn spawn_with_auth(
+    index: usize,
+    addr: SocketAddr,
+    auth: String,
+    clock: Instant,
+    reports: mpsc::UnboundedSender<Report>,
+) -> mpsc::UnboundedSender<String> {
+    let (tx, mut outgoing) = mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let ws = match connect_async(url).await {
+            Ok((ws, _)) => ws,
+            Err(e) => {
+                let _ = reports.send(Report::Failed {
+                    index,
+                    error: e.to_string(),
+                });
+                return;
+            }
+        };
+        let (mut sink, mut stream) = ws.split();
+        if sink.send(Message::text(format!("40{auth}"))).await.is_err() {
+            let _ = reports.send(Report::Failed {
+                index,
+                error: "send auth".into(),
+            });
+            return;
+        }
+        let (mut user_id, mut has_users) = (None::<String>, false);
+        loop {
+            tokio::select! {
+                frame = stream.next() => {
+                    let Some(Ok(frame)) = frame else { break };
+                    let Message::Text(text) = frame else { continue };
+                    let text = text.as_str();
+                    if text == "2" {
+                        if sink.send(Message::text("3")).await.is_err() { break; }
+                    } else if text.starts_with(r#"42["private message""#) {
+                        if let Some(sent_ns) = content_number(text) {
+                            let received_ns = clock.elapsed().as_nanos() as u64;
+                            let _ = reports.send(Report::Delivered { sent_ns, received_ns });
+                        }
+                    } else if text.starts_with(r#"42["session""#) {
+                        user_id = field(text, "userID").map(str::to_owned);
+                    } else if text.starts_with(r#"42["users""#) {
+                        has_users = true;
+                    } else if text.starts_with("44") {
+                        let _ = reports.send(Report::Failed { index, error: text.to_owned() });
+                        break;
+                    }
+                    if has_users && let Some(id) = user_id.take() {
+                        let _ = reports.send(Report::LoggedIn { index, user_id: id, at: Instant::now() });
+                    }
+                }
+                out = outgoing.recv() => {
+                    let Some(out) = out else { break };
+                    if sink.send(Message::text(out)).await.is_err() { break; }
+                }
+            }
+        }
+    });
+    tx
+}
+
+/// The `private message` frame a client sends.
+pub fn message_frame(to: &str, sent_ns: u64) -> String {
+    format!(r#"42["private message",{{"content":"{sent_ns}","to":"{to}"}}]"#)
+}
+
+/// The string value of `"name":"…"` in a frame (our values need no unescaping).
+fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(r#""{name}":""#);
+    let start = text.find(&key)? + key.len();
+    let len = text[start..].find('"')?;
+    Some(&text[start..start + len])
+}
+
+fn content_number(text: &str) -> Option<u64> {
+    field(text, "content")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_read() {
+        let f = r#"42["private message",{"id":3,"content":"12345","from":"a","to":"b","ts":1}]"#;
+        assert_eq!(content_number(f), Some(12345));
+        let s = r#"42["session",{"sessionID":"s","userID":"u1","username":"x"}]"#;
+        assert_eq!(field(s, "userID"), Some("u1"));
+        assert_eq!(
+            message_frame("u", 7),
+            r#"42["private message",{"content":"7","to":"u"}]"#
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! One load point: N clients log in at once, then send private messages to random peers at a
+//! fixed total rate; delivery and latency are measured at the recipients.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::client::{self, Report};
+use crate::proc::rss_kib;
+
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub addr: SocketAddr,
+    pub clients: usize,
+    /// Total messages per second over all clients; 0 = logins only.
+    pub rate: u64,
+    pub duration: Duration,
+    /// The server process, for its memory figures.
+    pub server_pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadResult {
+    pub clients: usize,
+    pub connected: usize,
+    /// From the first connect to the last client holding its `users` list.
+    pub login_all_ms: f64,
+    pub rate: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub delivered_ratio: f64,
+    pub delivered_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub rss_before_kib: u64,
+    pub rss_logged_in_kib: u64,
+    pub rss_per_connection_kib: f64,
+    pub rss_under_load_kib: u64,
+}
+
+/// A small, fast generator for picking peers (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Self {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        Self(u64::from_le_bytes(b) | 1)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+    }
+}
+
+pub async fn run(cfg: &LoadConfig) -> LoadResult {
+    let rss = |pid: Option<u32>| pid.and_then(rss_kib).unwrap_or(0);
+    let mut result = LoadResult {
+        clients: cfg.clients,
+        rate: cfg.rate,
+        rss_before_kib: rss(cfg.server_pid),
+        ..Default::default()
+    };
+    let clock = Instant::now();
+    let (reports_tx, mut reports) = mpsc::unbounded_channel();
+    let senders: Vec<_> = (0..cfg.clients)
+        .map(|i| client::spawn(i, cfg.addr, format!("bench{i}"), clock, reports_tx.clone()))
+        .collect();
+    drop(reports_tx);
+
+    // Logins.
+    let mut user_ids = vec![String::new(); cfg.clients];
+    let mut last_login = clock;
+    let mut failed = 0;
+    let login_deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    while result.connected + failed < cfg.clients {
+        match tokio::time::timeout_at(login_deadline, reports.recv()).await {
+            Ok(Some(Report::LoggedIn { index, user_id, at })) => {
+                user_ids[index] = user_id;
+                result.connected += 1;
+                last_login = last_login.max(at);
+            }
+            Ok(Some(Report::Failed { index, error })) => {
+                failed += 1;
+                eprintln!("client {index} failed: {error}");
+            }
+            Ok(Some(Report::Delivered { .. })) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    result.login_all_ms = ms(last_login - clock);
+    // Let the `user connected` broadcasts settle before reading memory.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    result.rss_logged_in_kib = rss(cfg.server_pid);
+    if result.connected > 0 {
+        result.rss_per_connection_kib = result
+            .rss_logged_in_kib
+            .saturating_sub(result.rss_before_kib) as f64
+            / result.connected as f64;
+    }
+    let online: Vec<usize> = (0..cfg.clients)
+        .filter(|&i| !user_ids[i].is_empty())
+        .collect();
+    if cfg.rate == 0 || online.len() < 2 {
+        return result;
+    }
+
+    // Load: a central pacer keeps the total rate exact.
+    let mut latencies_us: Vec<u32> =
+        Vec::with_capacity((cfg.rate * cfg.duration.as_secs().max(1)) as usize);
+    let mut rng = Rng::new();
+    let start = clock.elapsed();
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sampled = false;
+    let mut last_delivery = clock.elapsed();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let elapsed = clock.elapsed() - start;
+                if elapsed >= cfg.duration { break; }
+                if !sampled && elapsed >= cfg.duration / 2 {
+                    result.rss_under_load_kib = rss(cfg.server_pid);
+                    sampled = true;
+                }
+                let due = (cfg.rate as f64 * elapsed.as_secs_f64()) as u64;
+                while result.sent < due {
+                    let from = online[rng.below(online.len())];
+                    let mut to = online[rng.below(online.len())];
+                    if to == from { to = online[(online.iter().position(|&x| x == from).unwrap_or(0) + 1) % online.len()]; }
+                    let now = clock.elapsed().as_nanos() as u64;
+                    let _ = senders[from].send(client::message_frame(&user_ids[to], now));
+                    result.sent += 1;
+                }
+            }
+            Some(report) = reports.recv() => {
+                if let Report::Delivered { sent_ns, received_ns } = report {
+                    record(&mut result, &mut latencies_us, sent_ns, received_ns);
+                    last_delivery = clock.elapsed();
+                }
+            }
+        }
+    }
+    // Drain what is still in flight.
+    let drain_deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while result.delivered < result.sent {
+        match tokio::time::timeout_at(drain_deadline, reports.recv()).await {
+            Ok(Some(Report::Delivered {
+                sent_ns,
+                received_ns,
+            })) => {
+                record(&mut result, &mut latencies_us, sent_ns, received_ns);
+                last_delivery = clock.elapsed();
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let span = (last_delivery - start)
+        .as_secs_f64()
+        .max(cfg.duration.as_secs_f64());
+    result.delivered_per_s = result.delivered as f64 / span;
+    result.delivered_ratio = result.delivered as f64 / result.sent.max(1) as f64;
+    latencies_us.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        latencies_us[i] as f64 / 1000.0
+    };
+    (result.p50_ms, result.p99_ms, result.p999_ms) = (pct(0.50), pct(0.99), pct(0.999));
+    drop(senders);
+    result
+}
+
+fn record(result: &mut LoadResult, latencies: &mut Vec<u32>, sent_ns: u64, received_ns: u64) {
+    result.delivered += 1;
+    latencies.push((received_ns.saturating_sub(sent_ns) / 1000).min(u32::MAX as u64) as u32);
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

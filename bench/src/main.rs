@@ -1,0 +1,93 @@
+//! `natter-bench`: a load generator for natter-server (and any server speaking the socket.io
+//! private-messaging guide's protocol), and the sweep that writes BENCHMARKS.md.
+
+mod client;
+mod history;
+mod load;
+mod proc;
+mod sweep;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "natter-bench", about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One load point against a running server; prints the figures as JSON.
+    Load {
+        #[arg(long, env = "NATTER_BENCH_ADDR")]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// Total private messages per second (0: logins only).
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The server's process id, for its memory figures.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// natter-server against the Node baseline over a sweep of loads; writes a Markdown report.
+    Sweep {
+        #[arg(long)]
+        natter_bin: PathBuf,
+        #[arg(long, default_value = "bench/baseline")]
+        baseline_dir: PathBuf,
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+        /// Fewer and shorter points.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    // Thousands of sockets need more descriptors than the usual soft limit of 1024.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("could not raise the open-files limit: {e}");
+    }
+    match Cli::parse().command {
+        Command::Load {
+            addr,
+            clients,
+            rate,
+            seconds,
+            server_pid,
+        } => {
+            let r = load::run(&load::LoadConfig {
+                addr,
+                clients,
+                rate,
+                duration: Duration::from_secs(seconds),
+                server_pid,
+            })
+            .await;
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        }
+        Command::Sweep {
+            natter_bin,
+            baseline_dir,
+            out,
+            quick,
+        } => {
+            sweep::run(&sweep::SweepConfig {
+                natter_bin,
+                baseline_dir,
+                out,
+                quick,
+            })
+            .await;
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Figures about processes, read from /proc, and starting the servers under test.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A server under test, pinned to one core, stopped when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub pid: u32,
+}
+
+impl ServerProcess {
+    /// Starts `program args…` on `core` (with taskset when available) and waits for its
+    /// `listening on http://ADDR` line.
+    pub async fn start(
+        core: Option<usize>,
+        program: &Path,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> ServerProcess {
+        let mut cmd = match core {
+            Some(c) => {
+                let mut cmd = Command::new("taskset");
+                cmd.args(["-c", &c.to_string()]).arg(program);
+                cmd
+            }
+            None => Command::new(program),
+        };
+        cmd.args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        let pid = child.id().expect("server pid");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let addr = loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+                .await
+                .expect("server start timed out")
+                .expect("server stdout")
+                .expect("server exited");
+            if let Some((_, url)) = line.split_once("listening on http://") {
+                break url.trim().parse().expect("address");
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess { child, addr, pid }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
