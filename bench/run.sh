@@ -8,6 +8,6 @@ command -v taskset >/dev/null || { echo "taskset (util-linux) is needed" >&2; ex
 [ -d bench/baseline/node_modules/socket.io ] || npm ci --prefix bench/baseline --no-audit --no-fund --loglevel=error
 cargo build --release --locked -p natter-server -p natter-bench
 # Thousands of sockets on each side.
-ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 exec taskset -c 1 "$TARGET/release/natter-bench" sweep \
   --natter-bin "$TARGET/release/natter-server" --baseline-dir bench/baseline --out BENCHMARKS.md "$@"

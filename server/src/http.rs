@@ -92,11 +92,17 @@ impl Server {
     }
 }
 
+const SOCKET_BUFFER_PACKETS: usize = 16 * 1024;
+
 /// The whole HTTP surface, for the binary and for tests.
 pub fn router(state: AppState, config: &Config) -> (Router, SocketIo) {
     let max_payload = (config.max_message_bytes as u64 * 2 + 4096).max(100_000);
     let (layer, io) = SocketIo::builder()
         .max_payload(max_payload)
+        // Packets queued per socket before emits to it fail. The default (128) overflows when
+        // hundreds of people log in at once (each login is one `user connected` to everyone);
+        // the queue only takes memory while it is full.
+        .max_buffer_size(SOCKET_BUFFER_PACKETS)
         .with_state(state)
         .build_layer();
     handlers::register(&io);
