@@ -356,6 +356,7 @@ impl Manager {
     }
 
     fn start(&mut self) {
+        tracing::info!("the UI is listening");
         self.emit(AppEvent::Connection {
             state: self.state.clone(),
             server_url: self.server_url.clone(),
