@@ -1,0 +1,57 @@
+//! Running the server: `--help` and the environment, `/healthz`, clean shutdown on SIGTERM.
+
+use natter_tests::server::server_bin;
+use natter_tests::{SioClient, fresh_server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[test]
+fn help_names_every_flag_with_its_environment_variable() {
+    let out = std::process::Command::new(server_bin())
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (flag, env) in [
+        ("--listen", "NATTER_LISTEN"),
+        ("--data-dir", "NATTER_DATA_DIR"),
+        ("--cors-origin", "NATTER_CORS_ORIGINS"),
+        ("--max-message-bytes", "NATTER_MAX_MESSAGE_BYTES"),
+        ("--history-per-chat", "NATTER_HISTORY_PER_CHAT"),
+    ] {
+        assert!(
+            help.contains(flag) && help.contains(env),
+            "{flag} / {env} missing:\n{help}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_ok_and_the_version() {
+    let (_dir, server) = fresh_server(&[]).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.0 200"), "{response}");
+    let body: serde_json::Value =
+        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_connections_and_exits_cleanly() {
+    let (_dir, mut server) = fresh_server(&[]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let status = server.stop().await;
+    assert!(status.success(), "exit status {status:?}\n{}", server.log());
+    assert!(
+        server.log().contains("closing every socket"),
+        "{}",
+        server.log()
+    );
+    drop(alice);
+}
