@@ -194,6 +194,16 @@ async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
     // Log in through the form.
     type_into(&c, "[data-testid=server-url]", &addr).await;
     type_into(&c, "[data-testid=username]", "alice").await;
+    // The button is enabled once the UI listens to the shell.
+    eventually("login button enabled", || async {
+        find(&c, "[data-testid=login]")
+            .await?
+            .is_enabled()
+            .await
+            .ok()?
+            .then_some(())
+    })
+    .await;
     click(&c, "[data-testid=login]").await;
     status_contains(&c, "connected").await;
     let me = eventually("own row", || async {

@@ -11,11 +11,14 @@ use crate::state::{AppState, TimelineItem};
 #[component]
 pub fn App() -> impl IntoView {
     let state = RwSignal::new(AppState::default());
+    // Logging in before the shell's events are heard would lose them: the form waits.
+    let listening = RwSignal::new(false);
     spawn_local(async move {
         if let Err(e) = shell::on_event(move |ev| state.update(|s| s.apply(ev))).await {
             web_sys::console::error_1(&format!("cannot listen to the shell: {e}").into());
             return;
         }
+        listening.set(true);
         if let Err(e) = shell::start().await {
             web_sys::console::error_1(&format!("start failed: {e}").into());
         }
@@ -34,13 +37,13 @@ pub fn App() -> impl IntoView {
     });
     view! {
         <Show when=move || state.with(|s| s.shows_login()) fallback=move || view! { <Chat state/> }>
-            <Login state/>
+            <Login state listening/>
         </Show>
     }
 }
 
 #[component]
-fn Login(state: RwSignal<AppState>) -> impl IntoView {
+fn Login(state: RwSignal<AppState>, listening: RwSignal<bool>) -> impl IntoView {
     let server = RwSignal::new(String::new());
     let username = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<String>);
@@ -52,7 +55,8 @@ fn Login(state: RwSignal<AppState>) -> impl IntoView {
             server.set(url);
         }
     });
-    let busy = move || state.with(|s| s.connection == ConnectionState::Connecting);
+    let busy =
+        move || !listening.get() || state.with(|s| s.connection == ConnectionState::Connecting);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         local_error.set(None);
@@ -90,7 +94,15 @@ fn Login(state: RwSignal<AppState>) -> impl IntoView {
                     <p class="error" data-testid="login-error" role="alert">{move || error()}</p>
                 </Show>
                 <button data-testid="login" type="submit" disabled=busy>
-                    {move || if busy() { "Connecting…" } else { "Log in" }}
+                    {move || {
+                        if !listening.get() {
+                            "Starting…"
+                        } else if busy() {
+                            "Connecting…"
+                        } else {
+                            "Log in"
+                        }
+                    }}
                 </button>
             </form>
         </main>
