@@ -30,6 +30,11 @@ pub struct Config {
     #[arg(long, env = "NATTER_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024)]
     pub max_message_bytes: usize,
 
+    /// Run as one node of several sharing this Redis (≥ 7), e.g. `redis://10.0.0.5:6379`.
+    /// Without it, everything stays in the embedded SQLite file.
+    #[arg(long, env = "NATTER_REDIS")]
+    pub redis: Option<String>,
+
     /// Messages per conversation sent at login; older ones come with `fetch messages`.
     #[arg(long, env = "NATTER_HISTORY_PER_CHAT", default_value_t = 100)]
     pub history_per_chat: u32,

@@ -181,8 +181,21 @@ pub async fn on_disconnect<A: Adapter>(
     if socket.extensions.get::<Joined>().is_none() {
         return;
     }
+    // This node's own sockets of the user (the leaving one is still listed).
+    let local = io
+        .local()
+        .within(me.user_id.clone())
+        .sockets()
+        .iter()
+        .filter(|s| s.id != socket.id)
+        .count();
+    if local == 0
+        && let Err(e) = app.store.set_connected(&me.user_id, false).await
+    {
+        tracing::error!(user = %me.user_id, error = %e, "could not record presence");
+    }
+    // Every node's, through the adapter.
     let remaining = match io.within(me.user_id.clone()).fetch_sockets().await {
-        // The adapter may still list the leaving socket: it is removed after this handler.
         Ok(sockets) => sockets.iter().filter(|s| s.data().id != socket.id).count(),
         Err(e) => {
             tracing::warn!(user = %me.user_id, error = ?e, "could not count the user's sockets");
@@ -192,8 +205,12 @@ pub async fn on_disconnect<A: Adapter>(
     if remaining > 0 {
         return;
     }
-    if let Err(e) = app.store.set_connected(&me.user_id, false).await {
-        tracing::error!(user = %me.user_id, error = %e, "could not record presence");
+    // A stalled node's sockets are missing from a timed-out adapter answer; the store still
+    // lists the user on that node while its heartbeat lasts.
+    match app.store.is_connected(&me.user_id).await {
+        Ok(false) => {}
+        Ok(true) => return,
+        Err(e) => tracing::warn!(user = %me.user_id, error = %e, "could not read presence"),
     }
     if let Err(e) = socket
         .broadcast()

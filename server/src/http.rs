@@ -14,7 +14,10 @@ use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::store::{StoreError, sqlite::SqliteStore};
+use axum::extract::State;
+use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
+
+use crate::store::{StoreError, redis::RedisStore, sqlite::SqliteStore};
 use crate::{AppState, Config, Limits, handlers};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,27 +32,43 @@ pub enum ServeError {
         dir: std::path::PathBuf,
         source: StoreError,
     },
+    #[error("could not use Redis at {url}: {source}")]
+    Redis {
+        url: String,
+        source: redis::RedisError,
+    },
     #[error("serving failed: {0}")]
     Io(#[from] std::io::Error),
 }
+
+type Closer = Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, ()> + Send>;
 
 /// A bound, ready-to-run server.
 pub struct Server {
     listener: TcpListener,
     router: Router,
-    io: SocketIo,
+    close: Closer,
 }
 
 impl Server {
-    /// Opens the store, builds the router and binds the listening socket.
+    /// Opens the store (SQLite, or Redis in cluster mode), builds the router and binds the
+    /// listening socket.
     pub async fn bind(config: &Config) -> Result<Self, ServeError> {
-        let dir = config.data_dir();
-        let store = SqliteStore::open(&dir).map_err(|source| ServeError::Store {
-            dir: dir.clone(),
-            source,
-        })?;
-        let state = AppState::new(Arc::new(store), Limits::from(config));
-        let (router, io) = router(state, config);
+        let (router, close) = match &config.redis {
+            None => {
+                let dir = config.data_dir();
+                let store = SqliteStore::open(&dir).map_err(|source| ServeError::Store {
+                    dir: dir.clone(),
+                    source,
+                })?;
+                let state = AppState::new(Arc::new(store), Limits::from(config));
+                let (layer, io) = socket_io(config).with_state(state).build_layer();
+                handlers::register(&io);
+                let close: Closer = Box::new(move || Box::pin(async move { io.close().await }));
+                (router(layer, config, None), close)
+            }
+            Some(url) => cluster_router(config, url).await?,
+        };
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -60,7 +79,7 @@ impl Server {
         Ok(Self {
             listener,
             router,
-            io,
+            close,
         })
     }
 
@@ -74,7 +93,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let io = self.io.clone();
+        let close = self.close;
         // Without TCP_NODELAY, Nagle + delayed ACK holds about 1% of small frames ~40 ms.
         let listener = self.listener.tap_io(|tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
@@ -85,37 +104,89 @@ impl Server {
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: closing every socket");
-                io.close().await;
+                close().await;
             })
             .await?;
         Ok(())
     }
 }
 
+/// Cluster mode: the Redis adapter for rooms and broadcasts, the Redis store, heartbeats.
+async fn cluster_router(config: &Config, url: &str) -> Result<(Router, Closer), ServeError> {
+    let redis_err = |source| ServeError::Redis {
+        url: url.to_owned(),
+        source,
+    };
+    let client = redis::Client::open(url).map_err(redis_err)?;
+    let adapter = RedisAdapterCtr::new_with_redis(&client)
+        .await
+        .map_err(redis_err)?;
+    let conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(redis_err)?;
+    let node = crate::ids::new_user_id().map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+    let store = Arc::new(RedisStore::new(conn, node));
+    let state = AppState::new(store.clone(), Limits::from(config));
+    let (layer, io) = socket_io(config)
+        .with_adapter::<RedisAdapter<_>>(adapter)
+        .with_state(state)
+        .build_layer();
+    handlers::register(&io)
+        .await
+        .map_err(|e| ServeError::Io(std::io::Error::other(format!("redis adapter: {e}"))))?;
+    crate::cluster::spawn(io.clone(), store.clone());
+    tracing::info!(node = store.node(), "cluster mode");
+    let close: Closer = Box::new(move || Box::pin(async move { io.close().await }));
+    Ok((router(layer, config, Some(store)), close))
+}
+
 const SOCKET_BUFFER_PACKETS: usize = 16 * 1024;
 
-/// The whole HTTP surface, for the binary and for tests.
-pub fn router(state: AppState, config: &Config) -> (Router, SocketIo) {
+fn socket_io(config: &Config) -> socketioxide::SocketIoBuilder {
     let max_payload = (config.max_message_bytes as u64 * 2 + 4096).max(100_000);
-    let (layer, io) = SocketIo::builder()
+    SocketIo::builder()
         .max_payload(max_payload)
         // Packets queued per socket before emits to it fail. The default (128) overflows when
         // hundreds of people log in at once (each login is one `user connected` to everyone);
         // the queue only takes memory while it is full.
         .max_buffer_size(SOCKET_BUFFER_PACKETS)
-        .with_state(state)
-        .build_layer();
-    handlers::register(&io);
-
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .layer(layer)
-        .layer(cors(&config.cors_origins));
-    (router, io)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// The whole HTTP surface around a socket.io layer.
+fn router<L>(layer: L, config: &Config, cluster: Option<Arc<RedisStore>>) -> Router
+where
+    L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+    L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as tower::Service<axum::extract::Request>>::Response:
+        axum::response::IntoResponse + 'static,
+    <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+{
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(cluster)
+        .layer(layer)
+        .layer(cors(&config.cors_origins))
+}
+
+async fn healthz(State(cluster): State<Option<Arc<RedisStore>>>) -> Json<serde_json::Value> {
+    let version = env!("CARGO_PKG_VERSION");
+    match cluster {
+        None => Json(json!({ "status": "ok", "version": version })),
+        Some(store) => {
+            let (redis_ok, nodes) = crate::cluster::health(&store).await;
+            Json(json!({
+                "status": if redis_ok { "ok" } else { "degraded" },
+                "version": version,
+                "redis": if redis_ok { "ok" } else { "unreachable" },
+                "nodes": nodes,
+            }))
+        }
+    }
 }
 
 /// Browser clients (the guide's web client) need CORS for the polling transport; the desktop

@@ -6,7 +6,9 @@
 //! - [`store`]: sessions, users, presence and messages behind one trait.
 //! - [`presence`]: ordering of one user's online/offline transitions.
 //! - [`http`]: the axum router (socket.io layer, `/healthz`, CORS) and serving.
+//! - [`cluster`]: several nodes over Redis: heartbeats and presence repair.
 
+pub mod cluster;
 pub mod config;
 pub mod handlers;
 pub mod http;

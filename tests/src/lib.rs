@@ -4,9 +4,11 @@
 //! - [`server`]: start, stop and SIGKILL a server binary.
 //! - [`client`]: a `rust_socketio` client (the crate the desktop app holds) that records events.
 //! - [`raw`]: a bare engine.io websocket, for what well-behaved clients never do.
+//! - [`redis`]: a real `redis-server` for cluster tests.
 
 pub mod client;
 pub mod raw;
+pub mod redis;
 pub mod server;
 
 pub use client::{Login, SioClient};

@@ -10,6 +10,7 @@
 //! - the same `(from, client_id)` is stored once; a retry returns the original message;
 //! - only a hash of a sessionID is kept, never the secret itself.
 
+pub mod redis;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -55,6 +56,8 @@ pub enum StoreError {
     Schema(String),
     #[error("commit failed: {0}")]
     Commit(String),
+    #[error("redis: {0}")]
+    Redis(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -72,8 +75,11 @@ pub trait Store: Send + Sync + 'static {
         username: &str,
     ) -> StoreResult<UserRecord>;
 
-    /// Records whether the user has any socket connected (on any node).
+    /// Records whether the user has a socket on this node.
     async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()>;
+
+    /// Whether the user has a socket on any live node.
+    async fn is_connected(&self, user_id: &str) -> StoreResult<bool>;
 
     /// Whether this userID exists.
     async fn user_exists(&self, user_id: &str) -> StoreResult<bool>;

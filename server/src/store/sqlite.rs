@@ -516,6 +516,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn is_connected(&self, user_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .directory()
+            .users
+            .get(user_id)
+            .is_some_and(|e| e.connected))
+    }
+
     async fn user_exists(&self, user_id: &str) -> StoreResult<bool> {
         Ok(self.directory().users.contains_key(user_id))
     }

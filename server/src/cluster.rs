@@ -1,0 +1,101 @@
+//! Cluster mode: node liveness in Redis and repair of presence when a node dies.
+//!
+//! Each node refreshes an expiring heartbeat key. Every node also looks for nodes whose
+//! heartbeat expired; one of them (a short Redis lock decides) takes the dead node's users,
+//! and every user no longer on a live node is announced `user disconnected` to everyone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use natter_protocol::event;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+
+use crate::store::StoreResult;
+use crate::store::redis::{NODES_KEY, RedisStore, node_alive_key, node_users_key};
+
+/// How often a node says it is alive, and how long that lasts.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+const ALIVE_FOR: Duration = Duration::from_secs(4);
+
+/// Starts the heartbeat and the reaper of this node; both run until the process ends.
+pub fn spawn<A: Adapter>(io: SocketIo<A>, store: Arc<RedisStore>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        loop {
+            tick.tick().await;
+            if let Err(e) = beat(&store).await {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+            if let Err(e) = reap(&io, &store).await {
+                tracing::warn!(error = %e, "presence repair failed");
+            }
+        }
+    });
+}
+
+async fn beat(store: &RedisStore) -> StoreResult<()> {
+    let mut conn = store.connection();
+    redis::pipe()
+        .cmd("SET")
+        .arg(node_alive_key(store.node()))
+        .arg(1)
+        .arg("PX")
+        .arg(ALIVE_FOR.as_millis() as u64)
+        .ignore()
+        .sadd(NODES_KEY, store.node())
+        .ignore()
+        .query_async::<()>(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes over the presence of nodes whose heartbeat expired.
+async fn reap<A: Adapter>(io: &SocketIo<A>, store: &RedisStore) -> StoreResult<()> {
+    let mut conn = store.connection();
+    let nodes: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(NODES_KEY)
+        .query_async(&mut conn)
+        .await?;
+    let live = store.live_nodes().await?;
+    for dead in nodes.iter().filter(|n| !live.contains(n)) {
+        let locked: Option<String> = redis::cmd("SET")
+            .arg(format!("natter:reap:{dead}"))
+            .arg(store.node())
+            .arg("NX")
+            .arg("PX")
+            .arg(10_000)
+            .query_async(&mut conn)
+            .await?;
+        if locked.is_none() {
+            continue; // another node is on it
+        }
+        let users: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(node_users_key(dead))
+            .query_async(&mut conn)
+            .await?;
+        redis::pipe()
+            .del(node_users_key(dead))
+            .srem(NODES_KEY, dead)
+            .query_async::<()>(&mut conn)
+            .await?;
+        tracing::warn!(node = %dead, users = users.len(), "node is gone: repairing presence");
+        for user in users {
+            if crate::store::Store::is_connected(store, &user).await? {
+                continue;
+            }
+            if let Err(e) = io.broadcast().emit(event::USER_DISCONNECTED, &user).await {
+                tracing::warn!(%user, error = ?e, "could not announce disconnection");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// For `/healthz`: whether Redis answers, and how many nodes are alive.
+pub async fn health(store: &RedisStore) -> (bool, usize) {
+    match store.live_nodes().await {
+        Ok(nodes) => (true, nodes.len()),
+        Err(_) => (false, 0),
+    }
+}

@@ -1,0 +1,168 @@
+//! Several natter-server nodes sharing one Redis act as one server.
+
+use std::time::{Duration, Instant};
+
+use natter_protocol::{Message, MessagePage, Reply, User, event};
+use natter_tests::redis::RedisServer;
+use natter_tests::{SioClient, TestServer};
+use serde_json::{Value, json};
+
+async fn nodes(redis: &RedisServer, n: usize) -> (Vec<tempfile::TempDir>, Vec<TestServer>) {
+    let mut dirs = Vec::new();
+    let mut servers = Vec::new();
+    for _ in 0..n {
+        let dir = tempfile::tempdir().unwrap();
+        servers.push(TestServer::start(dir.path(), &["--redis", &redis.url]).await);
+        dirs.push(dir);
+    }
+    (dirs, servers)
+}
+
+async fn healthz(server: &TestServer) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or("null")).unwrap()
+}
+
+fn message(v: Value) -> Message {
+    serde_json::from_value::<Reply<Message>>(v)
+        .unwrap()
+        .into_result()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_act_as_one_server() {
+    let redis = RedisServer::start().await;
+    let (_dirs, s) = nodes(&redis, 3).await;
+    let alice = SioClient::login(&s[0].url, "alice").await;
+    let mut bob = SioClient::login(&s[1].url, "bob").await;
+    let mut carol = SioClient::login(&s[2].url, "carol").await;
+    let (a, b) = (alice.session.user_id.clone(), bob.session.user_id.clone());
+
+    // Every node reports Redis and the three live nodes.
+    let health = healthz(&s[2]).await;
+    assert_eq!(
+        (health["redis"].as_str(), health["nodes"].as_u64()),
+        (Some("ok"), Some(3)),
+        "{health}"
+    );
+
+    // One user list, with presence, wherever you land.
+    let seen: Vec<(String, bool)> = carol
+        .users
+        .iter()
+        .map(|u| (u.username.clone(), u.connected))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("alice".into(), true),
+            ("bob".into(), true),
+            ("carol".into(), true)
+        ]
+    );
+    let up: User = serde_json::from_value(bob.client.next(event::USER_CONNECTED).await).unwrap();
+    assert_eq!(up.username, "carol", "announcements cross nodes");
+
+    // Alice's second window is on another node than her first and than bob.
+    let mut alice2 = SioClient::resume(&s[2].url, &alice.session.session_id).await;
+    let sent = message(alice.client.send(&b, "across nodes").await);
+    let got: Message =
+        serde_json::from_value(bob.client.next(event::PRIVATE_MESSAGE).await).unwrap();
+    assert_eq!(got, sent);
+    let copy: Message =
+        serde_json::from_value(alice2.client.next(event::PRIVATE_MESSAGE).await).unwrap();
+    assert_eq!(copy, sent);
+
+    // History and paging come from the shared store, on any node.
+    let page: MessagePage = serde_json::from_value(
+        carol
+            .client
+            .ack(event::FETCH_MESSAGES, json!({"with": a}))
+            .await,
+    )
+    .unwrap();
+    assert!(
+        page.messages.is_empty(),
+        "carol sees only her own conversations"
+    );
+    let page: MessagePage = serde_json::from_value(
+        bob.client
+            .ack(event::FETCH_MESSAGES, json!({"with": a}))
+            .await,
+    )
+    .unwrap();
+    assert_eq!(page.messages, std::slice::from_ref(&sent));
+    // Idempotent retries across nodes.
+    let payload = json!({"to": b, "content": "once", "clientId": "k1"});
+    let first = message(
+        alice
+            .client
+            .ack(event::PRIVATE_MESSAGE, payload.clone())
+            .await,
+    );
+    let again = message(alice2.client.ack(event::PRIVATE_MESSAGE, payload).await);
+    assert_eq!(first, again);
+
+    // One window of alice closes: she stays online; the other closes: everyone hears it.
+    alice.client.close().await;
+    carol.client.assert_no(event::USER_DISCONNECTED).await;
+    alice2.client.close().await;
+    assert_eq!(carol.client.next(event::USER_DISCONNECTED).await, json!(a));
+    assert_eq!(bob.client.next(event::USER_DISCONNECTED).await, json!(a));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_loses_no_acked_message_and_its_users_go_offline() {
+    let redis = RedisServer::start().await;
+    let (dirs, mut s) = nodes(&redis, 3).await;
+    let mut watcher = SioClient::login(&s[0].url, "watcher").await;
+    let dave = SioClient::login(&s[1].url, "dave").await;
+    let d = dave.session.user_id.clone();
+    watcher.client.next(event::USER_CONNECTED).await;
+
+    let mut acked = Vec::new();
+    for i in 0..50 {
+        acked.push(message(
+            dave.client
+                .send(&watcher.session.user_id, &format!("m{i}"))
+                .await,
+        ));
+    }
+    let killed = Instant::now();
+    s[1].kill().await;
+    // Dave's only node is gone: within a few seconds everyone sees him offline.
+    let gone = watcher
+        .client
+        .next_within(event::USER_DISCONNECTED, Duration::from_secs(8))
+        .await
+        .expect("dave never went offline");
+    assert_eq!(gone, json!(d));
+    eprintln!("offline announced {:?} after the kill", killed.elapsed());
+
+    // Dave comes back on another node with his session; nothing acked was lost.
+    let back = SioClient::resume(&s[2].url, &dave.session.session_id).await;
+    assert_eq!(back.session.user_id, d);
+    let with_watcher = back.users.iter().find(|u| u.username == "watcher").unwrap();
+    assert_eq!(
+        with_watcher.messages, acked,
+        "all 50 acked messages, in order, once"
+    );
+
+    // A node restarted on the same Redis picks up where it was.
+    let restarted = TestServer::start(dirs[1].path(), &["--redis", &redis.url]).await;
+    let again = SioClient::resume(&restarted.url, &dave.session.session_id).await;
+    assert_eq!(again.session.user_id, d);
+    assert!(
+        again
+            .users
+            .iter()
+            .any(|u| u.username == "watcher" && u.connected)
+    );
+}
