@@ -115,7 +115,7 @@ impl Connection {
     /// arrives as connection events: connected, refused or unreachable. The server alone judges
     /// the username, so its refusal is what the person sees.
     pub async fn login(&self, server_url: &str, username: &str) -> Result<(), AppError> {
-        let server_url = server_url::normalize(server_url)?;
+        let server_url = server_url::normalize_list(server_url)?;
         let username = username.trim().to_owned();
         self.ask(|reply| Input::Login {
             server_url,
@@ -226,8 +226,12 @@ struct Manager {
     timing: Timing,
 
     state: ConnectionState,
-    /// The server in use or being tried.
+    /// The server (or the list of cluster nodes) to use.
     server_url: Option<String>,
+    /// Which node of the list the next attempt goes to.
+    node: usize,
+    /// Nodes that failed during the first login in progress.
+    login_failures: usize,
     saved: Option<SavedSession>,
     outbox: VecDeque<OutboxEntry>,
     /// Set while a first login (by username) is under way.
@@ -258,6 +262,8 @@ impl Manager {
             timing,
             state: ConnectionState::LoggedOut,
             server_url: saved.as_ref().map(|s| s.server_url.clone()),
+            node: 0,
+            login_failures: 0,
             saved,
             outbox: outbox.into(),
             pending_login: None,
@@ -392,6 +398,8 @@ impl Manager {
             self.save_outbox();
         }
         self.server_url = Some(server_url);
+        self.node = 0;
+        self.login_failures = 0;
         self.pending_login = (!same_identity).then_some(username);
         self.attempt = 0;
         self.set_state(ConnectionState::Connecting);
@@ -419,9 +427,14 @@ impl Manager {
             (None, Some(s)) => json!({ "sessionID": s.session_id, "username": s.username }),
             (None, None) => return,
         };
-        let Some(url) = self.server_url.clone() else {
+        let Some(list) = self.server_url.clone() else {
             return;
         };
+        let nodes = server_url::split(&list);
+        let Some(url) = nodes.get(self.node % nodes.len().max(1)).cloned() else {
+            return;
+        };
+        tracing::info!(%url, "connecting");
         let builder = client_builder(&url, auth, epoch, self.tx.clone());
         let tx = self.tx.clone();
         tauri::async_runtime::spawn(async move {
@@ -478,7 +491,19 @@ impl Manager {
         tracing::info!(%reason, "connection lost");
         self.drop_client();
         self.fail_waiters();
-        if self.pending_login.take().is_some() {
+        if self.pending_login.is_some() {
+            // A first login tries each node of the list once before giving up.
+            let nodes = self
+                .server_url
+                .as_deref()
+                .map_or(0, |l| server_url::split(l).len());
+            if self.login_failures + 1 < nodes {
+                self.login_failures += 1;
+                self.node = self.node.wrapping_add(1);
+                self.begin_attempt();
+                return;
+            }
+            self.pending_login = None;
             self.set_state(ConnectionState::Unreachable { reason });
             return;
         }
@@ -486,6 +511,9 @@ impl Manager {
             self.set_state(ConnectionState::LoggedOut);
             return;
         }
+        // With several nodes, the next attempt goes to the next one: a dead node is left at
+        // once, and its sessions resume elsewhere.
+        self.node = self.node.wrapping_add(1);
         self.attempt += 1;
         let delay = backoff(self.attempt, &self.timing);
         self.set_state(ConnectionState::Offline {

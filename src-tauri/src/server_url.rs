@@ -47,9 +47,48 @@ pub fn normalize(input: &str) -> Result<String, AppError> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// Several addresses (nodes of one cluster), separated by commas or spaces, normalised and
+/// joined as `http://a:3000, http://b:3000`: the app moves to the next when one fails.
+pub fn normalize_list(input: &str) -> Result<String, AppError> {
+    let mut urls: Vec<String> = Vec::new();
+    for part in input
+        .split([',', ' ', '\n', '\t'])
+        .filter(|p| !p.trim().is_empty())
+    {
+        let url = normalize(part)?;
+        if !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
+    if urls.is_empty() {
+        return Err(AppError::InvalidServerUrl(input.trim().to_owned()));
+    }
+    Ok(urls.join(", "))
+}
+
+/// The addresses of a list made by [`normalize_list`].
+pub fn split(list: &str) -> Vec<String> {
+    list.split(", ")
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, normalize_list, split};
+
+    #[test]
+    fn several_nodes() {
+        let list = normalize_list(" 10.0.0.1, 10.0.0.2:4000 http://10.0.0.1:3000 ").unwrap();
+        assert_eq!(list, "http://10.0.0.1:3000, http://10.0.0.2:4000");
+        assert_eq!(
+            split(&list),
+            ["http://10.0.0.1:3000", "http://10.0.0.2:4000"]
+        );
+        assert!(normalize_list(" , ").is_err());
+        assert!(normalize_list("10.0.0.1, ftp://x").is_err());
+    }
 
     #[test]
     fn what_people_type() {

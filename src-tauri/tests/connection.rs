@@ -334,3 +334,63 @@ fn app_user(bob: &natter_tests::Login) -> String {
         .map(|u| u.user_id.clone())
         .expect("alice in bob's list")
 }
+
+#[test]
+fn with_several_nodes_the_app_moves_to_a_live_one_when_its_node_dies() {
+    let rt = rt();
+    let redis = rt.block_on(natter_tests::redis::RedisServer::start());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes: Vec<TestServer> = dirs
+        .iter()
+        .map(|d| rt.block_on(TestServer::start(d.path(), &["--redis", &redis.url])))
+        .collect();
+    let mut watcher = rt.block_on(SioClient::login(&nodes[2].url, "watcher"));
+    let w = watcher.session.user_id.clone();
+    let app_dir = tempfile::tempdir().unwrap();
+    let app = TestApp::new(app_dir.path());
+    // The first address is dead: the login goes to the next one.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let list = format!("{dead}, {}, {}", nodes[0].addr, nodes[1].addr);
+    let me = app.login(&list, "alice");
+    assert!(matches!(
+        app.send(&w, "before").unwrap(),
+        SendOutcome::Sent { .. }
+    ));
+
+    // Kill the node the app is on: the one whose log shows its session.
+    let on = nodes
+        .iter()
+        .take(2)
+        .position(|n| n.log().contains(&me.user_id))
+        .expect("a node holds the app's session");
+    let killed = Instant::now();
+    rt.block_on(nodes[on].kill());
+    app.wait_state("offline", |s| matches!(s, ConnectionState::Offline { .. }));
+    app.wait_state("connected elsewhere", |s| *s == ConnectionState::Connected);
+    let failover = killed.elapsed();
+    eprintln!("failover took {failover:?}");
+    assert!(
+        failover < Duration::from_secs(5),
+        "failover took {failover:?}"
+    );
+
+    // Nothing acked is lost, and sending works through the new node.
+    assert!(matches!(
+        app.send(&w, "after").unwrap(),
+        SendOutcome::Sent { .. }
+    ));
+    let got: Vec<String> = rt
+        .block_on(
+            watcher
+                .client
+                .drain(event::PRIVATE_MESSAGE, Duration::from_secs(2)),
+        )
+        .into_iter()
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(got, ["before", "after"]);
+    app.close();
+}

@@ -82,8 +82,10 @@ fn Login(state: RwSignal<AppState>, listening: RwSignal<bool>) -> impl IntoView 
                 <p class="tagline">"Private messages on your network"</p>
                 <label>
                     "Server address"
-                    <input data-testid="server-url" bind:value=server placeholder="192.168.1.20:3000"
+                    <input data-testid="server-url" bind:value=server
+                        placeholder="192.168.1.20:3000"
                         autocomplete="off" spellcheck="false"/>
+                    <small class="hint">"Several nodes of one cluster? Separate them with commas."</small>
                 </label>
                 <label>
                     "Your name"
