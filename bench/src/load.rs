@@ -12,7 +12,8 @@ use crate::proc::rss_kib;
 
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
-    pub addr: SocketAddr,
+    /// Client i connects to `addrs[i % len]` (several nodes of one cluster).
+    pub addrs: Vec<SocketAddr>,
     pub clients: usize,
     /// Total messages per second over all clients; 0 = logins only.
     pub rate: u64,
@@ -69,7 +70,10 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
     let clock = Instant::now();
     let (reports_tx, mut reports) = mpsc::unbounded_channel();
     let senders: Vec<_> = (0..cfg.clients)
-        .map(|i| client::spawn(i, cfg.addr, format!("bench{i}"), clock, reports_tx.clone()))
+        .map(|i| {
+            let addr = cfg.addrs[i % cfg.addrs.len()];
+            client::spawn(i, addr, format!("bench{i}"), clock, reports_tx.clone())
+        })
         .collect();
     drop(reports_tx);
 

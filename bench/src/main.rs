@@ -24,8 +24,14 @@ struct Cli {
 enum Command {
     /// One load point against a running server; prints the figures as JSON.
     Load {
-        #[arg(long, env = "NATTER_BENCH_ADDR")]
-        addr: SocketAddr,
+        /// The server, or several nodes of one cluster (comma-separated): clients are spread.
+        #[arg(
+            long,
+            env = "NATTER_BENCH_ADDR",
+            value_delimiter = ',',
+            required = true
+        )]
+        addr: Vec<SocketAddr>,
         #[arg(long, default_value_t = 1000)]
         clients: usize,
         /// Total private messages per second (0: logins only).
@@ -66,7 +72,7 @@ async fn main() {
             server_pid,
         } => {
             let r = load::run(&load::LoadConfig {
-                addr,
+                addrs: addr,
                 clients,
                 rate,
                 duration: Duration::from_secs(seconds),

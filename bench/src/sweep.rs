@@ -65,7 +65,7 @@ async fn point(
     let data = tempfile::tempdir().expect("temp dir");
     let server = start(kind, cfg, data.path()).await;
     let result = load::run(&LoadConfig {
-        addr: server.addr,
+        addrs: vec![server.addr],
         clients,
         rate,
         duration,
