@@ -7,10 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use natter_protocol::event;
+use natter_protocol::{User, event};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
+use crate::AppState;
+use crate::handlers::Identity;
+use crate::presence::Joined;
 use crate::store::StoreResult;
 use crate::store::redis::{NODES_KEY, RedisStore, node_alive_key, node_users_key};
 
@@ -19,7 +22,7 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 const ALIVE_FOR: Duration = Duration::from_secs(4);
 
 /// Starts the heartbeat and the reaper of this node; both run until the process ends.
-pub fn spawn<A: Adapter>(io: SocketIo<A>, store: Arc<RedisStore>) {
+pub fn spawn<A: Adapter>(io: SocketIo<A>, store: Arc<RedisStore>, app: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(HEARTBEAT);
         loop {
@@ -27,11 +30,70 @@ pub fn spawn<A: Adapter>(io: SocketIo<A>, store: Arc<RedisStore>) {
             if let Err(e) = beat(&store).await {
                 tracing::warn!(error = %e, "heartbeat failed");
             }
+            if let Err(e) = reassert(&io, &store, &app).await {
+                tracing::warn!(error = %e, "presence refresh failed");
+            }
             if let Err(e) = reap(&io, &store).await {
                 tracing::warn!(error = %e, "presence repair failed");
             }
         }
     });
+}
+
+/// After a stall long enough to be declared dead, this node's users were announced offline
+/// and its presence set deleted. Put back every user it still serves, and announce them.
+async fn reassert<A: Adapter>(
+    io: &SocketIo<A>,
+    store: &RedisStore,
+    app: &AppState,
+) -> StoreResult<()> {
+    let mut users: Vec<Arc<Identity>> = Vec::new();
+    for s in io.local().sockets() {
+        if let Some(me) = s.extensions.get::<Arc<Identity>>()
+            && s.extensions.get::<Joined>().is_some()
+            && !users.iter().any(|u| u.user_id == me.user_id)
+        {
+            users.push(me);
+        }
+    }
+    if users.is_empty() {
+        return Ok(());
+    }
+    let mut conn = store.connection();
+    let key = node_users_key(store.node());
+    let present: Vec<bool> = redis::cmd("SMISMEMBER")
+        .arg(&key)
+        .arg(users.iter().map(|u| u.user_id.as_str()).collect::<Vec<_>>())
+        .query_async(&mut conn)
+        .await?;
+    for (me, present) in users.into_iter().zip(present) {
+        if present {
+            continue;
+        }
+        // Under the user's presence lock, so a socket leaving right now is not re-added.
+        let _presence = app.presence.lock(&me.user_id).await;
+        let still_here = io
+            .local()
+            .within(me.user_id.clone())
+            .sockets()
+            .iter()
+            .any(|s| s.connected());
+        if !still_here {
+            continue;
+        }
+        crate::store::Store::set_connected(store, &me.user_id, true).await?;
+        tracing::warn!(user = %me.user_id, "presence restored after this node was declared dead");
+        let user = User {
+            user_id: me.user_id.clone(),
+            username: me.username.clone(),
+            connected: true,
+            messages: Vec::new(),
+        };
+        if let Err(e) = io.broadcast().emit(event::USER_CONNECTED, &user).await {
+            tracing::warn!(user = %me.user_id, error = ?e, "could not announce connection");
+        }
+    }
+    Ok(())
 }
 
 async fn beat(store: &RedisStore) -> StoreResult<()> {

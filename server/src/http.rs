@@ -130,12 +130,12 @@ async fn cluster_router(config: &Config, url: &str) -> Result<(Router, Closer), 
     let state = AppState::new(store.clone(), Limits::from(config));
     let (layer, io) = socket_io(config)
         .with_adapter::<RedisAdapter<_>>(adapter)
-        .with_state(state)
+        .with_state(state.clone())
         .build_layer();
     handlers::register(&io)
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(format!("redis adapter: {e}"))))?;
-    crate::cluster::spawn(io.clone(), store.clone());
+    crate::cluster::spawn(io.clone(), store.clone(), state);
     tracing::info!(node = store.node(), "cluster mode");
     let close: Closer = Box::new(move || Box::pin(async move { io.close().await }));
     Ok((router(layer, config, Some(store)), close))

@@ -121,6 +121,11 @@ impl TestServer {
             .expect("wait for server")
     }
 
+    /// The process id, to send signals to.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
     /// The server's log so far (stderr), for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()

@@ -166,3 +166,46 @@ async fn a_killed_node_loses_no_acked_message_and_its_users_go_offline() {
             .any(|u| u.username == "watcher" && u.connected)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_node_is_declared_dead_then_restores_its_users() {
+    let redis = RedisServer::start().await;
+    let (_dirs, s) = nodes(&redis, 2).await;
+    let mut watcher = SioClient::login(&s[0].url, "watcher").await;
+    let erin = SioClient::login(&s[1].url, "erin").await;
+    let e = erin.session.user_id.clone();
+    watcher.client.next(event::USER_CONNECTED).await;
+
+    let pid = s[1].pid().to_string();
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+    };
+    signal("-STOP");
+    // Silent past its heartbeat: erin is announced offline...
+    let down = watcher
+        .client
+        .next_within(event::USER_DISCONNECTED, Duration::from_secs(10))
+        .await;
+    signal("-CONT");
+    assert_eq!(
+        down,
+        Some(json!(e)),
+        "a stalled node's users must not stay online forever"
+    );
+    // ...and once the node answers again, she is back, since her socket survived.
+    let up = watcher
+        .client
+        .next_within(event::USER_CONNECTED, Duration::from_secs(10))
+        .await
+        .expect("erin never came back online");
+    assert_eq!(up["userID"], json!(e));
+    let again = SioClient::login(&s[0].url, "late").await;
+    assert!(
+        again.users.iter().any(|u| u.user_id == e && u.connected),
+        "erin shown offline"
+    );
+    drop(erin);
+}
