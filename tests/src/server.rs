@@ -121,6 +121,27 @@ impl TestServer {
             .expect("wait for server")
     }
 
+    /// `GET /healthz`: the HTTP status line and the JSON body.
+    pub async fn healthz(&self) -> (String, serde_json::Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        tcp.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("request");
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).await.expect("response");
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .unwrap_or((&response, "null"));
+        let status = head.lines().next().unwrap_or_default().to_owned();
+        (
+            status,
+            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// The process id, to send signals to.
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap_or(0)

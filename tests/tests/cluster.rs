@@ -18,17 +18,6 @@ async fn nodes(redis: &RedisServer, n: usize) -> (Vec<tempfile::TempDir>, Vec<Te
     (dirs, servers)
 }
 
-async fn healthz(server: &TestServer) -> Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(b"GET /healthz HTTP/1.0\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
-    serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or("null")).unwrap()
-}
-
 fn message(v: Value) -> Message {
     serde_json::from_value::<Reply<Message>>(v)
         .unwrap()
@@ -46,7 +35,7 @@ async fn three_nodes_act_as_one_server() {
     let (a, b) = (alice.session.user_id.clone(), bob.session.user_id.clone());
 
     // Every node reports Redis and the three live nodes.
-    let health = healthz(&s[2]).await;
+    let (_, health) = s[2].healthz().await;
     assert_eq!(
         (health["redis"].as_str(), health["nodes"].as_u64()),
         (Some("ok"), Some(3)),

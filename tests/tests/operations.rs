@@ -2,7 +2,6 @@
 
 use natter_tests::server::server_bin;
 use natter_tests::{SioClient, fresh_server};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[test]
 fn help_names_every_flag_with_its_environment_variable() {
@@ -29,15 +28,8 @@ fn help_names_every_flag_with_its_environment_variable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_answers_ok_and_the_version() {
     let (_dir, server) = fresh_server(&[]).await;
-    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.0 200"), "{response}");
-    let body: serde_json::Value =
-        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let (status, body) = server.healthz().await;
+    assert!(status.starts_with("HTTP/1.0 200"), "{status}");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
 }
