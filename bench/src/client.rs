@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
+use natter_protocol::event;
 use tokio::sync::mpsc;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
@@ -77,6 +78,7 @@ pub fn spawn_with_auth(
             });
             return;
         }
+        let prefixes = Prefixes::new();
         let (mut user_id, mut has_users) = (None::<String>, false);
         loop {
             tokio::select! {
@@ -86,14 +88,14 @@ pub fn spawn_with_auth(
                     let text = text.as_str();
                     if text == "2" {
                         if sink.send(Message::text("3")).await.is_err() { break; }
-                    } else if text.starts_with(r#"42["private message""#) {
+                    } else if text.starts_with(&prefixes.message) {
                         if let Some(sent_ns) = content_number(text) {
                             let received_ns = clock.elapsed().as_nanos() as u64;
                             let _ = reports.send(Report::Delivered { sent_ns, received_ns });
                         }
-                    } else if text.starts_with(r#"42["session""#) {
+                    } else if text.starts_with(&prefixes.session) {
                         user_id = field(text, "userID").map(str::to_owned);
-                    } else if text.starts_with(r#"42["users""#) {
+                    } else if text.starts_with(&prefixes.users) {
                         has_users = true;
                     } else if text.starts_with("44") {
                         let _ = reports.send(Report::Failed { index, error: text.to_owned() });
@@ -113,9 +115,30 @@ pub fn spawn_with_auth(
     tx
 }
 
+/// The start of an event frame (`42["name"`) for each event the benchmark reads.
+struct Prefixes {
+    message: String,
+    session: String,
+    users: String,
+}
+
+impl Prefixes {
+    fn new() -> Self {
+        let p = |name: &str| format!(r#"42["{name}""#);
+        Self {
+            message: p(event::PRIVATE_MESSAGE),
+            session: p(event::SESSION),
+            users: p(event::USERS),
+        }
+    }
+}
+
 /// The `private message` frame a client sends.
 pub fn message_frame(to: &str, sent_ns: u64) -> String {
-    format!(r#"42["private message",{{"content":"{sent_ns}","to":"{to}"}}]"#)
+    format!(
+        r#"42["{}",{{"content":"{sent_ns}","to":"{to}"}}]"#,
+        event::PRIVATE_MESSAGE
+    )
 }
 
 /// The string value of `"name":"…"` in a frame (our values need no unescaping).

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use natter_lib::connection::Timing;
-use natter_protocol::ipc::{AppEvent, ConnectionState, EVENT, SendOutcome};
+use natter_protocol::ipc::{AppEvent, ConnectionState, EVENT, SendOutcome, command};
 use natter_protocol::{Message, MessagePage, event};
 use natter_tests::{SioClient, TestServer};
 use serde::de::DeserializeOwned;
@@ -59,7 +59,7 @@ impl TestApp {
             webview,
             events,
         };
-        t.invoke::<()>("start", json!({})).expect("start");
+        t.invoke::<()>(command::START, json!({})).expect("start");
         t
     }
 
@@ -104,7 +104,7 @@ impl TestApp {
     }
 
     fn login(&self, url: &str, name: &str) -> natter_protocol::Session {
-        self.invoke::<()>("login", json!({"serverUrl": url, "username": name}))
+        self.invoke::<()>(command::LOGIN, json!({"serverUrl": url, "username": name}))
             .expect("login command");
         let session = match self.wait_for("session", |e| matches!(e, AppEvent::Session { .. })) {
             AppEvent::Session { session } => session,
@@ -115,7 +115,7 @@ impl TestApp {
     }
 
     fn send(&self, to: &str, content: &str) -> Result<SendOutcome, String> {
-        self.invoke("send", json!({"to": to, "content": content}))
+        self.invoke(command::SEND, json!({"to": to, "content": content}))
     }
 
     fn close(self) {
@@ -178,7 +178,7 @@ fn login_send_receive_and_fetch_older() {
     );
 
     let page: MessagePage = app
-        .invoke("fetch_older", json!({"with": b, "before": null}))
+        .invoke(command::FETCH_OLDER, json!({"with": b, "before": null}))
         .unwrap();
     assert_eq!(page.messages.len(), 2);
     assert_eq!(app.send(&b, "   "), Err("empty message".into()));
@@ -192,7 +192,7 @@ fn a_refused_username_is_reported_and_not_retried() {
     let server = rt.block_on(TestServer::start(srv_dir.path(), &[]));
     let app = TestApp::new(app_dir.path());
     app.invoke::<()>(
-        "login",
+        command::LOGIN,
         json!({"serverUrl": server.url, "username": "x".repeat(40)}),
     )
     .unwrap();
@@ -211,15 +211,18 @@ fn a_refused_username_is_reported_and_not_retried() {
 
     // A bad address is refused by the command itself; an unreachable one by a state.
     assert!(
-        app.invoke::<()>("login", json!({"serverUrl": "ftp://x", "username": "a"}))
-            .is_err()
+        app.invoke::<()>(
+            command::LOGIN,
+            json!({"serverUrl": "ftp://x", "username": "a"})
+        )
+        .is_err()
     );
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
     app.invoke::<()>(
-        "login",
+        command::LOGIN,
         json!({"serverUrl": format!("127.0.0.1:{}", closed.port()), "username": "a"}),
     )
     .unwrap();
@@ -252,7 +255,7 @@ fn a_relaunched_app_resumes_the_session_without_login() {
     };
     let with_bob = users.iter().find(|u| u.username == "bob").unwrap();
     assert_eq!(with_bob.messages[0].content, "before relaunch");
-    app.invoke::<()>("logout", json!({})).unwrap();
+    app.invoke::<()>(command::LOGOUT, json!({})).unwrap();
     app.wait_state("logged out", |s| *s == ConnectionState::LoggedOut);
     app.close();
     let app = TestApp::new(app_dir.path());
