@@ -67,11 +67,22 @@ impl Driver {
             "tauri:options": { "application": app },
         });
         let caps = caps.as_object().cloned().expect("object");
-        ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("WebDriver session (is the app built and a display set?)")
+        // tauri-driver listens before its WebKitWebDriver does: the first requests may fail.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match ClientBuilder::native()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{}", self.port))
+                .await
+            {
+                Ok(client) => return client,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("WebDriver session not ready yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => panic!("WebDriver session (is the app built and a display set?): {e}"),
+            }
+        }
     }
 
     async fn stop(mut self) {
