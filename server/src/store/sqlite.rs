@@ -64,6 +64,8 @@ const LINGER: std::time::Duration = std::time::Duration::from_micros(1000);
 
 pub struct SqliteStore {
     writer: mpsc::Sender<WriteOp>,
+    /// Dropped with the store: ends the checkpoint thread.
+    _stop_checkpoints: mpsc::Sender<()>,
     readers: Arc<Readers>,
     directory: Arc<RwLock<Directory>>,
 }
@@ -140,6 +142,17 @@ impl SqliteStore {
             })
             .collect::<StoreResult<Vec<_>>>()?;
 
+        // Checkpoints copy the WAL back into the database; done by the writer they stall every
+        // commit behind them, so a separate connection does them, without blocking writers.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = Connection::open(&path)?;
+        checkpointer.busy_timeout(std::time::Duration::from_secs(5))?;
+        let (stop_checkpoints, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("natter-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, stopped))
+            .map_err(|e| StoreError::Open(format!("starting the checkpoint thread: {e}")))?;
+
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("natter-sqlite-writer".into())
@@ -148,6 +161,7 @@ impl SqliteStore {
 
         Ok(Self {
             writer: tx,
+            _stop_checkpoints: stop_checkpoints,
             readers: Arc::new(Readers {
                 conns: readers,
                 next: AtomicUsize::new(0),
@@ -193,6 +207,18 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
+}
+
+/// Checkpoints the WAL every second (PASSIVE: never waits for, nor blocks, the writer),
+/// until the store is dropped.
+fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) =
+        stop.recv_timeout(std::time::Duration::from_secs(1))
+    {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
