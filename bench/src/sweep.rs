@@ -150,8 +150,9 @@ fn machine() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
+    // Not available_parallelism(): this process is pinned to one core.
+    let cores = std::fs::read_to_string("/proc/cpuinfo")
+        .map(|s| s.lines().filter(|l| l.starts_with("processor")).count())
         .unwrap_or(0);
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -210,6 +211,10 @@ fn render(
     let (ni, bi) = (interactive(&n.rates), interactive(&b.rates));
     let (ns, bs) = (saturation(&n.rates), saturation(&b.rates));
     let _ = writeln!(s, "## Against the targets\n");
+    let _ = writeln!(
+        s,
+        "Capacities: higher is better. Times, latencies and memory: lower is better.\n"
+    );
     let _ = writeln!(
         s,
         "| figure | natter-server | baseline | natter/baseline | target |"
