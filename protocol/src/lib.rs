@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod client;
 pub mod ipc;
 
 /// Event names, exactly as the guide spells them.

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::FutureExt;
+use natter_protocol::client;
 use natter_protocol::ipc::{AppEvent, ConnectionState, OutboxEntry, SendOutcome};
 use natter_protocol::{ErrorCode, Message, MessagePage, Reply, Session, User, event};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
@@ -539,7 +540,7 @@ impl Manager {
             LinkEvent::Built(Err(e)) => self.lost(format!("cannot reach the server: {e}")),
             LinkEvent::Server { name, payload } => self.server_event(&name, payload).await,
             LinkEvent::Error(text) if text.contains("ConnectError") => {
-                self.refused(connect_error_message(&text))
+                self.refused(client::connect_error_message(&text))
             }
             LinkEvent::Error(text) => {
                 let reason = if self.state == ConnectionState::Connected {
@@ -851,27 +852,20 @@ fn disconnect_later(client: Client) {
     });
 }
 
-fn first_arg(payload: Payload) -> Value {
+/// The argument list of a payload (binary payloads are not part of our protocol).
+fn args(payload: Payload) -> Vec<Value> {
     match payload {
-        Payload::Text(mut v) if !v.is_empty() => v.swap_remove(0),
-        _ => Value::Null,
+        Payload::Text(v) => v,
+        _ => Vec::new(),
     }
 }
 
-/// Ack callbacks get their arguments one level deeper than events: `Text([Array(args)])`.
+fn first_arg(payload: Payload) -> Value {
+    client::event_value(args(payload))
+}
+
 fn ack_arg(payload: Payload) -> Value {
-    match first_arg(payload) {
-        Value::Array(mut args) if !args.is_empty() => args.swap_remove(0),
-        other => other,
-    }
-}
-
-/// `Received an ConnectError frame: {"message":"invalid username"}` → `invalid username`.
-fn connect_error_message(text: &str) -> String {
-    text.find('{')
-        .and_then(|i| serde_json::from_str::<Value>(&text[i..]).ok())
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| text.to_owned())
+    client::ack_value(args(payload))
 }
 
 #[cfg(test)]
@@ -885,17 +879,6 @@ mod tests {
         assert!((400..=600).contains(&ms(1)), "{}", ms(1));
         assert!((800..=1200).contains(&ms(2)), "{}", ms(2));
         assert!((8000..=12000).contains(&ms(30)), "{}", ms(30));
-    }
-
-    #[test]
-    fn refusal_text_is_the_servers_message() {
-        assert_eq!(
-            connect_error_message(
-                r#"Received an ConnectError frame: {"message":"invalid username"}"#
-            ),
-            "invalid username"
-        );
-        assert_eq!(connect_error_message("EngineIO Error"), "EngineIO Error");
     }
 
     #[test]

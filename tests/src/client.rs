@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use natter_protocol::{Session, User, event};
+use natter_protocol::{Session, User, client, event};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{Value, json};
@@ -85,7 +85,7 @@ impl SioClient {
                 Incoming::Error(text) if text.contains("ConnectError") => {
                     // rust_socketio keeps retrying a refused client: stop it.
                     let _ = me.client.disconnect().await;
-                    return Err(connect_error_message(&text));
+                    return Err(client::connect_error_message(&text));
                 }
                 other => me.backlog.push_back(other),
             }
@@ -213,26 +213,17 @@ impl SioClient {
     }
 }
 
-fn first_arg(payload: Payload) -> Value {
+fn args(payload: Payload) -> Vec<Value> {
     match payload {
-        Payload::Text(mut v) if !v.is_empty() => v.swap_remove(0),
-        Payload::Text(_) => Value::Null,
-        other => json!(format!("{other:?}")),
+        Payload::Text(v) => v,
+        other => vec![json!(format!("{other:?}"))],
     }
 }
 
-/// Ack callbacks get their arguments one level deeper than events: `Text([Array(args)])`.
+fn first_arg(payload: Payload) -> Value {
+    client::event_value(args(payload))
+}
+
 fn ack_arg(payload: Payload) -> Value {
-    match first_arg(payload) {
-        Value::Array(mut args) if !args.is_empty() => args.swap_remove(0),
-        other => other,
-    }
-}
-
-/// `Received an ConnectError frame: {"message":"invalid username"}` → `invalid username`.
-fn connect_error_message(text: &str) -> String {
-    text.split_once('{')
-        .and_then(|(_, rest)| serde_json::from_str::<Value>(&format!("{{{rest}")).ok())
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| text.to_owned())
+    client::ack_value(args(payload))
 }
