@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures_util::{SinkExt, StreamExt};
 use natter_protocol::event;
 use tokio::sync::mpsc;
-use tokio_tungstenite::connect_async;
+use tokio_tungstenite::connect_async_with_config;
 use tokio_tungstenite::tungstenite::Message;
 
 /// What a client reports to the load generator.
@@ -60,7 +60,9 @@ pub fn spawn_with_auth(
     let (tx, mut outgoing) = mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let ws = match connect_async(url).await {
+        // Nagle off, as on the servers: with it, a small frame sent while the previous one is
+        // unacknowledged waits for the peer's delayed ACK (up to 40 ms on Linux).
+        let ws = match connect_async_with_config(url, None, true).await {
             Ok((ws, _)) => ws,
             Err(e) => {
                 let _ = reports.send(Report::Failed {
