@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::client::{self, Report};
-use crate::proc::rss_kib;
+use crate::proc::{cpu_seconds, rss_kib};
 
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -40,6 +40,10 @@ pub struct LoadResult {
     pub rss_logged_in_kib: u64,
     pub rss_per_connection_kib: f64,
     pub rss_under_load_kib: u64,
+    /// CPU used while messages were sent, in % of one core: the server's, and this load
+    /// generator's own (near 100% means the generator, not the server, set the pace).
+    pub server_cpu_pct: f64,
+    pub generator_cpu_pct: f64,
 }
 
 /// A small, fast generator for picking peers (xorshift64*).
@@ -119,6 +123,14 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
         Vec::with_capacity((cfg.rate * cfg.duration.as_secs().max(1)) as usize);
     let mut rng = Rng::new();
     let start = clock.elapsed();
+    let server_pid = cfg.server_pid.map(|p| p.to_string());
+    let cpu = || {
+        (
+            server_pid.as_deref().and_then(cpu_seconds),
+            cpu_seconds("self"),
+        )
+    };
+    let cpu_at_start = cpu();
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sampled = false;
@@ -127,7 +139,16 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
         tokio::select! {
             _ = tick.tick() => {
                 let elapsed = clock.elapsed() - start;
-                if elapsed >= cfg.duration { break; }
+                if elapsed >= cfg.duration {
+                    let pct = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                        (Some(a), Some(b)) => (b - a) / elapsed.as_secs_f64() * 100.0,
+                        _ => f64::NAN,
+                    };
+                    let cpu_at_end = cpu();
+                    result.server_cpu_pct = pct(cpu_at_start.0, cpu_at_end.0);
+                    result.generator_cpu_pct = pct(cpu_at_start.1, cpu_at_end.1);
+                    break;
+                }
                 if !sampled && elapsed >= cfg.duration / 2 {
                     result.rss_under_load_kib = rss(cfg.server_pid);
                     sampled = true;

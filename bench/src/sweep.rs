@@ -89,7 +89,7 @@ pub async fn run(cfg: &SweepConfig) {
         &[1000, 10_000, 40_000]
     } else {
         &[
-            1000, 2500, 5000, 10_000, 20_000, 30_000, 40_000, 60_000, 80_000,
+            1000, 2500, 5000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 60_000, 80_000,
         ]
     };
     let mut natter = Results::default();
@@ -281,14 +281,17 @@ fn render(
     let _ = writeln!(s, "\n## Sweep (1,000 clients)\n");
     let _ = writeln!(
         s,
-        "| offered msgs/s | natter delivered/s | delivered | p50 | p99 | p99.9 | server RSS | baseline delivered/s | delivered | p50 | p99 | p99.9 | server RSS |"
+        "| offered msgs/s | natter delivered/s | delivered | p50 | p99 | p99.9 | server RSS | server / generator CPU | baseline delivered/s | delivered | p50 | p99 | p99.9 | server RSS | server / generator CPU |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in &n.rates {
         let bl = at(&b.rates, r.rate).unwrap_or_default();
         let _ = writeln!(
             s,
-            "| {} | {:.0} | {:.2}% | {:.2} ms | {:.2} ms | {:.2} ms | {} MiB | {:.0} | {:.2}% | {:.2} ms | {:.2} ms | {:.2} ms | {} MiB |",
+            "| {} | {:.0} | {:.2}% | {:.2} ms | {:.2} ms | {:.2} ms | {} MiB | {:.0}% / {:.0}% | {:.0} | {:.2}% | {:.2} ms | {:.2} ms | {:.2} ms | {} MiB | {:.0}% / {:.0}% |",
             r.rate,
             r.delivered_per_s,
             r.delivered_ratio * 100.0,
@@ -296,12 +299,16 @@ fn render(
             r.p99_ms,
             r.p999_ms,
             r.rss_under_load_kib / 1024,
+            r.server_cpu_pct,
+            r.generator_cpu_pct,
             bl.delivered_per_s,
             bl.delivered_ratio * 100.0,
             bl.p50_ms,
             bl.p99_ms,
             bl.p999_ms,
-            bl.rss_under_load_kib / 1024
+            bl.rss_under_load_kib / 1024,
+            bl.server_cpu_pct,
+            bl.generator_cpu_pct
         );
     }
 

@@ -50,6 +50,25 @@ pub struct Server {
     close: Closer,
 }
 
+/// Connections waiting to be accepted. When a server restarts, every client reconnects at
+/// once; with tokio's default of 1,024, a storm of 3,000 overflowed the queue and the dropped
+/// connection attempts were retried by the clients' kernels only a second later. The kernel
+/// caps this at `net.core.somaxconn` (4,096 by default).
+const ACCEPT_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std and tokio do on Unix: a restarted server can bind while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 impl Server {
     /// Opens the store (SQLite, or Redis in cluster mode), builds the router and binds the
     /// listening socket.
@@ -69,13 +88,10 @@ impl Server {
             }
             Some(url) => cluster_router(config, url).await?,
         };
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| ServeError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = listen(config.listen).map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         Ok(Self {
             listener,
             router,

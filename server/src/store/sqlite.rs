@@ -79,38 +79,47 @@ pub struct SqliteStore {
 
 #[derive(Default)]
 struct Directory {
-    user_by_session: HashMap<String, String>,
-    users: HashMap<String, DirectoryEntry>,
-    /// userIDs in the order they were created, so `users` lists are stable.
-    order: Vec<String>,
+    /// Every user, in the order they were created, so `users` lists are stable. A login
+    /// copies the whole list: a contiguous walk, not a lookup per user.
+    entries: Vec<DirectoryEntry>,
+    /// userID → position in `entries`.
+    by_user: HashMap<String, usize>,
+    /// Session hash → position in `entries`.
+    by_session: HashMap<String, usize>,
     /// Each user's conversation peers, so a login reads only its own conversations.
     peers: HashMap<String, HashSet<String>>,
 }
 
 struct DirectoryEntry {
+    user_id: String,
     username: String,
     connected: bool,
 }
 
+impl DirectoryEntry {
+    fn record(&self) -> UserRecord {
+        UserRecord {
+            user_id: self.user_id.clone(),
+            username: self.username.clone(),
+            connected: self.connected,
+        }
+    }
+}
+
 impl Directory {
-    fn record(&self, user_id: &str) -> Option<UserRecord> {
-        self.users.get(user_id).map(|e| UserRecord {
-            user_id: user_id.to_owned(),
-            username: e.username.clone(),
-            connected: e.connected,
-        })
+    fn entry(&self, user_id: &str) -> Option<&DirectoryEntry> {
+        self.by_user.get(user_id).map(|&i| &self.entries[i])
     }
 
     fn add(&mut self, session_hash: String, user_id: String, username: String) {
-        self.user_by_session.insert(session_hash, user_id.clone());
-        self.users.insert(
-            user_id.clone(),
-            DirectoryEntry {
-                username,
-                connected: false,
-            },
-        );
-        self.order.push(user_id);
+        let i = self.entries.len();
+        self.by_session.insert(session_hash, i);
+        self.by_user.insert(user_id.clone(), i);
+        self.entries.push(DirectoryEntry {
+            user_id,
+            username,
+            connected: false,
+        });
     }
 
     fn has_conversation(&self, a: &str, b: &str) -> bool {
@@ -242,19 +251,25 @@ fn configure(conn: &Connection) -> StoreResult<()> {
 /// How often the checkpoint thread runs.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 /// WAL frames after which the writer finishes a checkpoint so the WAL restarts.
-const RESTART_AFTER_FRAMES: i64 = 1000;
+/// (64 MiB, the size the WAL is truncated back to; less in tests, which write less.)
+const RESTART_AFTER_FRAMES: i64 = if cfg!(test) { 1000 } else { 16384 };
 
 /// Checkpoints the WAL until the store is dropped. PASSIVE: never waits for, nor blocks, the
 /// writer. When the WAL has grown, it asks the writer to finish the job (see
 /// [`Writer::finish_checkpoint`]).
 fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>, restart_due: Arc<AtomicBool>) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        match passive_checkpoint(&conn) {
-            Ok(frames) if frames > RESTART_AFTER_FRAMES => {
-                restart_due.store(true, Ordering::Relaxed)
+        // A second pass copies what was written during the first, so the writer is left
+        // with only the last few frames.
+        let result = passive_checkpoint(&conn).and_then(|frames| {
+            if frames > RESTART_AFTER_FRAMES {
+                passive_checkpoint(&conn)?;
+                restart_due.store(true, Ordering::Relaxed);
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }
@@ -564,10 +579,7 @@ impl Store for SqliteStore {
     async fn find_session(&self, session_id: &str) -> StoreResult<Option<UserRecord>> {
         let hash = hash_session_id(session_id);
         let dir = self.directory();
-        Ok(dir
-            .user_by_session
-            .get(&hash)
-            .and_then(|user_id| dir.record(user_id)))
+        Ok(dir.by_session.get(&hash).map(|&i| dir.entries[i].record()))
     }
 
     async fn create_session(
@@ -599,27 +611,28 @@ impl Store for SqliteStore {
     }
 
     async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()> {
-        if let Some(entry) = self.directory_mut().users.get_mut(user_id) {
-            entry.connected = connected;
+        let mut dir = self.directory_mut();
+        if let Some(&i) = dir.by_user.get(user_id) {
+            dir.entries[i].connected = connected;
         }
         Ok(())
     }
 
     async fn is_connected(&self, user_id: &str) -> StoreResult<bool> {
-        Ok(self
-            .directory()
-            .users
-            .get(user_id)
-            .is_some_and(|e| e.connected))
+        Ok(self.directory().entry(user_id).is_some_and(|e| e.connected))
     }
 
     async fn user_exists(&self, user_id: &str) -> StoreResult<bool> {
-        Ok(self.directory().users.contains_key(user_id))
+        Ok(self.directory().by_user.contains_key(user_id))
     }
 
     async fn users(&self) -> StoreResult<Vec<UserRecord>> {
-        let dir = self.directory();
-        Ok(dir.order.iter().filter_map(|id| dir.record(id)).collect())
+        Ok(self
+            .directory()
+            .entries
+            .iter()
+            .map(DirectoryEntry::record)
+            .collect())
     }
 
     async fn insert_message(&self, message: NewMessage) -> StoreResult<Inserted> {
@@ -846,14 +859,14 @@ mod tests {
             .unwrap();
         let before = wal_restarts(dir.path());
         // A steady stream from 16 senders: the writer is never idle long enough for the
-        // checkpoint thread alone to catch up.
-        let until = std::time::Instant::now() + 4 * CHECKPOINT_EVERY;
+        // checkpoint thread alone to catch up. It stops once the WAL has restarted.
+        let stop = Arc::new(AtomicBool::new(false));
         let senders: Vec<_> = (0..16)
             .map(|i| {
-                let store = store.clone();
+                let (store, stop) = (store.clone(), stop.clone());
                 tokio::spawn(async move {
                     let mut n = 0;
-                    while std::time::Instant::now() < until {
+                    while !stop.load(Ordering::Relaxed) {
                         let to = format!("u{}", n % 97);
                         store
                             .insert_message(msg(&format!("s{i}"), &to, "x", None))
@@ -865,6 +878,10 @@ mod tests {
                 })
             })
             .collect();
+        // Long enough for several checkpoint passes, short enough that the writer is never
+        // idle long enough for the checkpoint thread alone to catch up.
+        tokio::time::sleep(4 * CHECKPOINT_EVERY).await;
+        stop.store(true, Ordering::Relaxed);
         let mut sent = 0;
         for s in senders {
             sent += s.await.unwrap();
