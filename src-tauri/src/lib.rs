@@ -2,7 +2,7 @@
 //!
 //! - [`connection`]: the socket.io connection, its state machine and the outbox.
 //! - [`commands`]: the IPC surface used by the UI.
-//! - [`persist`]: session and outbox on disk (tauri-plugin-store).
+//! - [`persist`]: session and outbox on disk, replaced atomically.
 //! - [`server_url`]: what a person types, made into a URL.
 
 pub mod commands;
@@ -17,10 +17,9 @@ use std::sync::Arc;
 
 use natter_protocol::ipc::EVENT;
 use tauri::{Emitter, Manager, Runtime};
-use tauri_plugin_store::StoreExt;
 
 use crate::connection::{Connection, Timing};
-use crate::persist::StorePersist;
+use crate::persist::FilePersist;
 
 /// The state file, relative to the app data dir (per OS user).
 pub const STATE_FILE: &str = "natter.json";
@@ -32,7 +31,11 @@ pub fn manage_connection<R: Runtime>(
     state_file: &Path,
     timing: Timing,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let store = app.store(state_file)?;
+    let path = if state_file.is_absolute() {
+        state_file.to_owned()
+    } else {
+        app.path().app_data_dir()?.join(state_file)
+    };
     let handle = app.clone();
     let sink = Arc::new(move |event| {
         if let Err(e) = handle.emit(EVENT, &event) {
@@ -41,7 +44,7 @@ pub fn manage_connection<R: Runtime>(
     });
     app.manage(Connection::spawn(
         sink,
-        Box::new(StorePersist(store)),
+        Box::new(FilePersist::open(path)),
         timing,
     ));
     Ok(())
@@ -76,7 +79,6 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
-        .plugin(tauri_plugin_store::Builder::default().build())
         .setup(|app| manage_connection(app.handle(), Path::new(STATE_FILE), Timing::default()))
         .invoke_handler(invoke_handler())
         .build(tauri::generate_context!());

@@ -40,7 +40,6 @@ struct TestApp {
 impl TestApp {
     fn new(dir: &Path) -> Self {
         let app = mock_builder()
-            .plugin(tauri_plugin_store::Builder::default().build())
             .invoke_handler(natter_lib::invoke_handler())
             .build(mock_context(noop_assets()))
             .expect("mock app");
