@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
-use natter_protocol::event;
+use natter_protocol::{Auth, SendMessage, Session, event};
+use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_tungstenite::connect_async_with_config;
 use tokio_tungstenite::tungstenite::Message;
@@ -31,32 +32,16 @@ pub enum Report {
     },
 }
 
-/// Connects, logs in as `username`, then sends what arrives on the returned channel and
+/// Connects with the handshake `auth`, then sends what arrives on the returned channel and
 /// reports what it receives. `clock` is the load generator's time origin.
 pub fn spawn(
     index: usize,
     addr: SocketAddr,
-    username: String,
+    auth: &Auth,
     clock: Instant,
     reports: mpsc::UnboundedSender<Report>,
 ) -> mpsc::UnboundedSender<String> {
-    spawn_with_auth(
-        index,
-        addr,
-        format!(r#"{{"username":"{username}"}}"#),
-        clock,
-        reports,
-    )
-}
-
-/// Like [`spawn`], with the handshake auth given as JSON text.
-pub fn spawn_with_auth(
-    index: usize,
-    addr: SocketAddr,
-    auth: String,
-    clock: Instant,
-    reports: mpsc::UnboundedSender<Report>,
-) -> mpsc::UnboundedSender<String> {
+    let auth = serde_json::to_string(auth).unwrap_or_default();
     let (tx, mut outgoing) = mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
@@ -91,12 +76,12 @@ pub fn spawn_with_auth(
                     if text == "2" {
                         if sink.send(Message::text("3")).await.is_err() { break; }
                     } else if text.starts_with(&prefixes.message) {
-                        if let Some(sent_ns) = content_number(text) {
+                        if let Some(sent_ns) = sent_at(text) {
                             let received_ns = clock.elapsed().as_nanos() as u64;
                             let _ = reports.send(Report::Delivered { sent_ns, received_ns });
                         }
                     } else if text.starts_with(&prefixes.session) {
-                        user_id = field(text, "userID").map(str::to_owned);
+                        user_id = payload::<Session>(text).map(|s| s.user_id);
                     } else if text.starts_with(&prefixes.users) {
                         has_users = true;
                     } else if text.starts_with("44") {
@@ -135,24 +120,29 @@ impl Prefixes {
     }
 }
 
-/// The `private message` frame a client sends.
+/// The `private message` frame a client sends; the content is the send time.
 pub fn message_frame(to: &str, sent_ns: u64) -> String {
+    let message = SendMessage {
+        content: sent_ns.to_string(),
+        to: to.to_owned(),
+        client_id: None,
+    };
     format!(
-        r#"42["{}",{{"content":"{sent_ns}","to":"{to}"}}]"#,
-        event::PRIVATE_MESSAGE
+        "42{}",
+        serde_json::to_string(&(event::PRIVATE_MESSAGE, message)).unwrap_or_default()
     )
 }
 
-/// The string value of `"name":"…"` in a frame (our values need no unescaping).
-fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!(r#""{name}":""#);
-    let start = text.find(&key)? + key.len();
-    let len = text[start..].find('"')?;
-    Some(&text[start..start + len])
+/// The payload of an event frame `42["name", payload]`.
+fn payload<T: DeserializeOwned>(text: &str) -> Option<T> {
+    let (_, payload): (String, T) = serde_json::from_str(text.strip_prefix("42")?).ok()?;
+    Some(payload)
 }
 
-fn content_number(text: &str) -> Option<u64> {
-    field(text, "content")?.parse().ok()
+/// The send time a delivered `private message` carries. Read as the fields every server
+/// sends (the baseline's messages have no `id` or `ts`).
+fn sent_at(text: &str) -> Option<u64> {
+    payload::<SendMessage>(text)?.content.parse().ok()
 }
 
 #[cfg(test)]
@@ -162,12 +152,15 @@ mod tests {
     #[test]
     fn frames_are_read() {
         let f = r#"42["private message",{"id":3,"content":"12345","from":"a","to":"b","ts":1}]"#;
-        assert_eq!(content_number(f), Some(12345));
-        let s = r#"42["session",{"sessionID":"s","userID":"u1","username":"x"}]"#;
-        assert_eq!(field(s, "userID"), Some("u1"));
+        assert_eq!(sent_at(f), Some(12345));
+        let baseline = r#"42["private message",{"content":"12345","from":"a","to":"b"}]"#;
+        assert_eq!(sent_at(baseline), Some(12345));
+        let s = r#"42["session",{"sessionID":"s","userID":"u1"}]"#;
+        assert_eq!(payload::<Session>(s).map(|s| s.user_id), Some("u1".into()));
         assert_eq!(
             message_frame("u", 7),
             r#"42["private message",{"content":"7","to":"u"}]"#
         );
+        assert_eq!(sent_at(&message_frame("u", 7)), Some(7));
     }
 }

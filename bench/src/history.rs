@@ -85,13 +85,11 @@ pub async fn measure(server: &ServerProcess, samples: usize) -> (f64, f64) {
         let (reports, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let clock = Instant::now();
         // Resume as the measured user: auth by sessionID.
-        let tx = crate::client::spawn_with_auth(
-            0,
-            server.addr,
-            format!(r#"{{"sessionID":"{SESSION}"}}"#),
-            clock,
-            reports,
-        );
+        let auth = natter_protocol::Auth {
+            session_id: Some(SESSION.into()),
+            username: None,
+        };
+        let tx = crate::client::spawn(0, server.addr, &auth, clock, reports);
         loop {
             match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
                 Ok(Some(crate::client::Report::LoggedIn { .. })) => break,

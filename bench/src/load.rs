@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use natter_protocol::Auth;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -76,7 +77,11 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
     let senders: Vec<_> = (0..cfg.clients)
         .map(|i| {
             let addr = cfg.addrs[i % cfg.addrs.len()];
-            client::spawn(i, addr, format!("bench{i}"), clock, reports_tx.clone())
+            let auth = Auth {
+                username: Some(format!("bench{i}")),
+                session_id: None,
+            };
+            client::spawn(i, addr, &auth, clock, reports_tx.clone())
         })
         .collect();
     drop(reports_tx);

@@ -79,3 +79,24 @@ impl ServerProcess {
         let _ = self.child.kill().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_read_and_grows_with_work() {
+        let before = cpu_seconds("self").expect("own CPU time");
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let used = cpu_seconds("self").expect("own CPU time") - before;
+        assert!(
+            (0.1..1.0).contains(&used),
+            "{used} s of CPU for 0.3 s of spinning"
+        );
+        assert_eq!(cpu_seconds("0"), None, "no such process");
+    }
+}

@@ -156,11 +156,23 @@ mod tests {
     }
 
     #[test]
-    fn a_save_cut_short_leaves_the_previous_state() {
+    fn a_save_that_does_not_complete_leaves_the_previous_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.json");
+        let p = FilePersist::open(path.clone());
+        p.save_session(Some(&session()));
+        // The next save cannot write its new content (its temporary name is taken by a
+        // directory): the file on disk must still be the previous one, whole.
+        fs::create_dir(path.with_extension("json.tmp")).unwrap();
+        p.save_outbox(&[entry("c1")]);
+        assert_eq!(FilePersist::open(path).load(), (Some(session()), vec![]));
+    }
+
+    #[test]
+    fn a_leftover_of_an_interrupted_save_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("natter.json");
         FilePersist::open(path.clone()).save_session(Some(&session()));
-        // What a crash in the middle of the next save leaves behind.
         fs::write(path.with_extension("json.tmp"), b"{\"session\": {\"serv").unwrap();
         assert_eq!(FilePersist::open(path).load().0, Some(session()));
     }
