@@ -28,10 +28,95 @@ pub mod event {
     /// Extension. Client → server with an ack: [`crate::FetchMessages`]; the ack is a
     /// [`crate::Reply`] of a [`crate::MessagePage`].
     pub const FETCH_MESSAGES: &str = "fetch messages";
+    /// Extension. Client → server with an ack: revoke the session that sends it (every socket
+    /// of that session is disconnected; the sessionID is refused afterwards). Ack: `{ok: true}`.
+    pub const LOGOUT: &str = "logout";
+    /// Extension. Client → server with an ack: [`crate::SetPassword`]; ack `{ok: true}` or
+    /// `{error, code}`.
+    pub const SET_PASSWORD: &str = "set password";
+    /// Extension. Server → everyone: [`crate::UserRenamed`] after an operator renamed a user.
+    pub const USER_RENAMED: &str = "user renamed";
+    /// Extension. Server → everyone: the userID (a bare string) of a user an operator removed.
+    pub const USER_REMOVED: &str = "user removed";
 }
 
-/// The connect-error message for every refused handshake, as in the guide.
+/// The guide's connect-error message: no usable username (and no known session).
 pub const INVALID_USERNAME: &str = "invalid username";
+
+/// Why the server refused a handshake: the connect-error `message` of each case, stable so
+/// clients can tell them apart. [`Refusal::is_credential`] tells a refusal of *who you are*
+/// (forget the session, ask the person) from one that says "try again later".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The guide's: no username, or one the rules refuse.
+    InvalidUsername,
+    /// The username is held by another identity (compared after NFKC and case folding).
+    NameTaken,
+    /// The server needs `joinPassword` for a new session.
+    JoinPasswordRequired,
+    /// `joinPassword` is wrong.
+    WrongJoinPassword,
+    /// The name is an account with a password (or the server requires one): send `password`.
+    PasswordRequired,
+    /// `password` does not match the account's.
+    WrongPassword,
+    /// A new account's `password` is too short or too long.
+    InvalidPassword,
+    /// The sessionID was revoked (logged out, or by the operator) or is unknown.
+    SessionRevoked,
+    /// Too many failed attempts from this address: wait before trying again.
+    TooManyAttempts,
+    /// The server cannot serve now (store unreachable): retry later, keep the session.
+    Unavailable,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 10] = [
+        Refusal::InvalidUsername,
+        Refusal::NameTaken,
+        Refusal::JoinPasswordRequired,
+        Refusal::WrongJoinPassword,
+        Refusal::PasswordRequired,
+        Refusal::WrongPassword,
+        Refusal::InvalidPassword,
+        Refusal::SessionRevoked,
+        Refusal::TooManyAttempts,
+        Refusal::Unavailable,
+    ];
+
+    /// The connect-error message.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::InvalidUsername => INVALID_USERNAME,
+            Refusal::NameTaken => "name taken",
+            Refusal::JoinPasswordRequired => "join password required",
+            Refusal::WrongJoinPassword => "wrong join password",
+            Refusal::PasswordRequired => "password required",
+            Refusal::WrongPassword => "wrong password",
+            Refusal::InvalidPassword => "a password needs at least 8 characters",
+            Refusal::SessionRevoked => "session revoked",
+            Refusal::TooManyAttempts => "too many attempts, try again later",
+            Refusal::Unavailable => "server unavailable, try again",
+        }
+    }
+
+    /// The refusal a connect-error message names, if it is one of ours.
+    pub fn from_message(message: &str) -> Option<Refusal> {
+        Refusal::ALL.into_iter().find(|r| r.message() == message)
+    }
+
+    /// Whether the refusal is about the credentials themselves: retrying the same handshake
+    /// cannot succeed. `TooManyAttempts` and `Unavailable` pass with time.
+    pub fn is_credential(self) -> bool {
+        !matches!(self, Refusal::TooManyAttempts | Refusal::Unavailable)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
 
 /// The longest username, in characters, after trimming.
 pub const USERNAME_MAX_CHARS: usize = 32;
@@ -46,6 +131,49 @@ pub struct Auth {
     pub session_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Extension: the account's password. On a new name it creates the account with it; on an
+    /// existing account it signs in (a new session for the same userID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Extension: the server's join password, needed for a new session when the server has one.
+    #[serde(
+        rename = "joinPassword",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub join_password: Option<String>,
+}
+
+/// Extension `set password`: protect one's name with a password, or change it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPassword {
+    pub password: String,
+    /// Required when the account already has a password.
+    #[serde(
+        rename = "currentPassword",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub current_password: Option<String>,
+}
+
+/// The shortest account password, in characters.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// The longest account or join password, in bytes (hashing has a cost per byte).
+pub const PASSWORD_MAX_BYTES: usize = 1024;
+
+/// Extension `user renamed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRenamed {
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    pub username: String,
+}
+
+/// The ack of requests that only succeed or fail (`logout`, `set password`): `{ok: true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    pub ok: bool,
 }
 
 /// `session`: the secret sessionID (only ever sent to its owner) and the public userID.
@@ -141,6 +269,12 @@ pub enum ErrorCode {
     InvalidClientId,
     /// The server could not store or read the data; the client may retry.
     Unavailable,
+    /// `set password`: the current password is missing or wrong.
+    WrongPassword,
+    /// `set password`: the new password is too short or too long.
+    InvalidPassword,
+    /// `set password`: another identity holds the same name; an operator must rename first.
+    NameShared,
 }
 
 /// An error ack: `{error: "<reason>", code}`. `error` is the guide-style human text.
@@ -195,6 +329,9 @@ pub enum UsernameError {
     Empty,
     TooLong,
     ControlCharacter,
+    /// An invisible or direction-changing character (Unicode Cf, line/paragraph separators):
+    /// it would let a name look like someone else's.
+    InvisibleCharacter,
 }
 
 impl std::fmt::Display for UsernameError {
@@ -203,14 +340,56 @@ impl std::fmt::Display for UsernameError {
             UsernameError::Empty => "username is empty",
             UsernameError::TooLong => "username is longer than 32 characters",
             UsernameError::ControlCharacter => "username contains a control character",
+            UsernameError::InvisibleCharacter => {
+                "username contains an invisible or direction-changing character"
+            }
         })
     }
 }
 
 impl std::error::Error for UsernameError {}
 
-/// Trims a username and checks it: 1–[`USERNAME_MAX_CHARS`] characters, no control characters.
-/// The UI uses the same rule to say what is wrong before the server refuses it.
+/// Unicode's format characters (general category Cf, Unicode 15.1), which render as nothing
+/// or reorder the text around them (zero-width spaces and joiners, bidi embeddings, overrides
+/// and isolates, the BOM, tags).
+const FORMAT_CHARACTERS: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+/// Whether `c` is invisible or changes the direction of text: Unicode Cf, or the line and
+/// paragraph separators (U+2028, U+2029).
+pub fn is_invisible_or_bidi(c: char) -> bool {
+    let c = c as u32;
+    c == 0x2028
+        || c == 0x2029
+        || FORMAT_CHARACTERS
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// Trims a username and checks it: 1–[`USERNAME_MAX_CHARS`] characters, no control, format or
+/// bidi characters. The UI uses the same rule to say what is wrong before the server refuses
+/// it; the server also compares names after NFKC and case folding.
 pub fn normalize_username(raw: &str) -> Result<&str, UsernameError> {
     let name = raw.trim();
     if name.is_empty() {
@@ -221,6 +400,9 @@ pub fn normalize_username(raw: &str) -> Result<&str, UsernameError> {
     }
     if name.chars().any(char::is_control) {
         return Err(UsernameError::ControlCharacter);
+    }
+    if name.chars().any(is_invisible_or_bidi) {
+        return Err(UsernameError::InvisibleCharacter);
     }
     Ok(name)
 }
@@ -312,5 +494,42 @@ mod tests {
             normalize_username(&"é".repeat(33)),
             Err(UsernameError::TooLong)
         );
+    }
+
+    #[test]
+    fn invisible_and_bidi_characters_are_refused_in_names() {
+        let named = [
+            0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066,
+            0x2067, 0x2068, 0x2069, 0x2028, 0x2029, 0xFEFF, 0x00AD, 0xE0041,
+        ];
+        for c in named {
+            let c = char::from_u32(c).unwrap();
+            assert_eq!(
+                normalize_username(&format!("al{c}ice")),
+                Err(UsernameError::InvisibleCharacter),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        assert_eq!(
+            normalize_username("a\u{85}b"),
+            Err(UsernameError::ControlCharacter)
+        );
+        for ok in ["Zoë", "李雷", "مريم", "O'Brien-Smith", "a b"] {
+            assert_eq!(normalize_username(ok), Ok(ok));
+        }
+    }
+
+    #[test]
+    fn refusals_round_trip_and_tell_credentials_from_outages() {
+        for r in Refusal::ALL {
+            assert_eq!(Refusal::from_message(r.message()), Some(r));
+        }
+        assert_eq!(Refusal::InvalidUsername.message(), "invalid username");
+        assert!(Refusal::WrongPassword.is_credential());
+        assert!(Refusal::SessionRevoked.is_credential());
+        assert!(!Refusal::Unavailable.is_credential());
+        assert!(!Refusal::TooManyAttempts.is_credential());
+        assert_eq!(Refusal::from_message("EngineIO Error"), None);
     }
 }

@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::builder::BoolishValueParser;
+use clap::{Parser, Subcommand};
 
 /// Natter's LAN server: private messaging for everyone on the network.
 #[derive(Debug, Clone, Parser)]
@@ -13,12 +14,13 @@ pub struct Config {
     #[arg(long, env = "NATTER_LISTEN", default_value = "0.0.0.0:3000")]
     pub listen: SocketAddr,
 
-    /// Where the database lives [default: the platform's data dir for natter-server].
-    #[arg(long, env = "NATTER_DATA_DIR")]
+    /// Where the database, the TLS certificate and the admin socket live [default: the
+    /// platform's data dir for natter-server].
+    #[arg(long, env = "NATTER_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 
     /// Browser origins allowed to connect (repeat, or comma-separate; `*` allows any). The
-    /// desktop app and localhost pages are allowed by default.
+    /// desktop app and localhost pages are allowed by default; other origins are refused.
     #[arg(
         long = "cors-origin",
         env = "NATTER_CORS_ORIGINS",
@@ -38,6 +40,66 @@ pub struct Config {
     /// Messages per conversation sent at login; older ones come with `fetch messages`.
     #[arg(long, env = "NATTER_HISTORY_PER_CHAT", default_value_t = 100)]
     pub history_per_chat: u32,
+
+    /// Serve this certificate (PEM, the chain) instead of the self-signed one made in the data
+    /// dir; needs --tls-key. Cluster nodes share one.
+    #[arg(long, env = "NATTER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "NATTER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve plain HTTP (for a TLS-terminating proxy in front, or a browser client): nothing
+    /// is encrypted.
+    #[arg(
+        long,
+        env = "NATTER_NO_TLS",
+        value_parser = BoolishValueParser::new(),
+        conflicts_with_all = ["tls_cert", "tls_key"]
+    )]
+    pub no_tls: bool,
+
+    /// A file holding the join password (its first line): new sessions must give it.
+    #[arg(long, env = "NATTER_JOIN_PASSWORD_FILE")]
+    pub join_password_file: Option<PathBuf>,
+
+    /// The join password itself (prefer the file: a flag shows in the process list).
+    #[arg(
+        long,
+        env = "NATTER_JOIN_PASSWORD",
+        hide_env_values = true,
+        conflicts_with = "join_password_file"
+    )]
+    pub join_password: Option<String>,
+
+    /// New accounts must have a password.
+    #[arg(long, env = "NATTER_REQUIRE_PASSWORD", value_parser = BoolishValueParser::new())]
+    pub require_password: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Operator commands for the server running on this data dir (through its admin socket,
+    /// which only the server's OS user can open).
+    Admin {
+        #[command(subcommand)]
+        action: crate::admin::Action,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading the join password file {path}: {source}")]
+    JoinPasswordFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the join password is empty")]
+    EmptyJoinPassword,
 }
 
 impl Config {
@@ -55,6 +117,27 @@ impl Config {
     pub fn max_page(&self) -> u32 {
         self.history_per_chat.max(500)
     }
+
+    /// The join password, from the file (first line) or the variable; `None` when unset.
+    pub fn join_password(&self) -> Result<Option<String>, ConfigError> {
+        let password = match (&self.join_password_file, &self.join_password) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(path).map_err(|source| {
+                    ConfigError::JoinPasswordFile {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                text.lines().next().unwrap_or_default().to_owned()
+            }
+            (None, Some(p)) => p.clone(),
+            (None, None) => return Ok(None),
+        };
+        if password.is_empty() {
+            return Err(ConfigError::EmptyJoinPassword);
+        }
+        Ok(Some(password))
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +151,9 @@ mod tests {
         assert_eq!(c.max_message_bytes, 16384);
         assert_eq!(c.history_per_chat, 100);
         assert!(c.cors_origins.is_empty());
+        assert!(!c.no_tls, "TLS is on by default");
+        assert!(!c.require_password);
+        assert_eq!(c.join_password().unwrap(), None);
     }
 
     #[test]
@@ -80,10 +166,40 @@ mod tests {
             "http://a.lan,http://b.lan",
             "--history-per-chat",
             "5",
+            "--no-tls",
         ])
         .unwrap();
         assert_eq!(c.listen.port(), 0);
         assert_eq!(c.cors_origins, ["http://a.lan", "http://b.lan"]);
         assert_eq!(c.history_per_chat, 5);
+        assert!(c.no_tls);
+        assert!(Config::try_parse_from(["natter-server", "--tls-cert", "c.pem"]).is_err());
+        assert!(
+            Config::try_parse_from([
+                "natter-server",
+                "--no-tls",
+                "--tls-cert",
+                "c",
+                "--tls-key",
+                "k"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_join_password_file_gives_its_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("join");
+        std::fs::write(&file, "open sesame\nignored\n").unwrap();
+        let c = Config::try_parse_from([
+            "natter-server",
+            "--join-password-file",
+            file.to_str().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(c.join_password().unwrap().as_deref(), Some("open sesame"));
+        std::fs::write(&file, "\n").unwrap();
+        assert!(c.join_password().is_err());
     }
 }

@@ -1,24 +1,27 @@
-//! The HTTP side: one axum router carrying the socket.io layer, `/healthz` and CORS, and the
-//! serving loop with graceful shutdown.
+//! The HTTP side: one axum router carrying the socket.io layer, `/healthz`, the Origin check
+//! and CORS; binding the server (data dir, TLS, store, admin socket) and running it.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, Method, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde_json::json;
 use socketioxide::SocketIo;
+use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use axum::extract::State;
-use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
-
+use crate::datadir::{DataDir, DataDirError};
+use crate::serve::Closer;
 use crate::store::{StoreError, redis::RedisStore, sqlite::SqliteStore};
-use crate::{AppState, Config, Limits, handlers};
+use crate::tls::{Tls, TlsError};
+use crate::{AppState, Config, JoinPolicy, Limits, admin, handlers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -27,6 +30,12 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("could not open the store in {dir}: {source}")]
     Store {
         dir: std::path::PathBuf,
@@ -41,13 +50,14 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-type Closer = Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, ()> + Send>;
-
 /// A bound, ready-to-run server.
 pub struct Server {
     listener: TcpListener,
     router: Router,
     close: Closer,
+    tls: Option<Tls>,
+    /// Held for the process's life: the data dir's lock.
+    _data_dir: DataDir,
 }
 
 /// Connections waiting to be accepted. When a server restarts, every client reconnects at
@@ -70,23 +80,37 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 impl Server {
-    /// Opens the store (SQLite, or Redis in cluster mode), builds the router and binds the
-    /// listening socket.
+    /// Locks the data dir, loads (or makes) the TLS certificate, opens the store (SQLite, or
+    /// Redis in cluster mode), builds the router, opens the admin socket and binds.
     pub async fn bind(config: &Config) -> Result<Self, ServeError> {
+        let data_dir = DataDir::open(&config.data_dir())?;
+        let tls = match (&config.tls_cert, &config.tls_key, config.no_tls) {
+            (_, _, true) => None,
+            (Some(cert), Some(key), false) => {
+                Some(Tls::load(crate::tls::Source::Files { cert, key })?)
+            }
+            _ => Some(Tls::load(crate::tls::Source::SelfSigned {
+                data_dir: data_dir.path(),
+            })?),
+        };
+        let policy = JoinPolicy {
+            join_password: config.join_password()?,
+            require_password: config.require_password,
+        };
+        let admin_path = data_dir.path().join(admin::SOCKET_FILE);
         let (router, close) = match &config.redis {
             None => {
-                let dir = config.data_dir();
-                let store = SqliteStore::open(&dir).map_err(|source| ServeError::Store {
-                    dir: dir.clone(),
-                    source,
-                })?;
-                let state = AppState::new(Arc::new(store), Limits::from(config));
-                let (layer, io) = socket_io(config).with_state(state).build_layer();
+                let dir = data_dir.path().to_owned();
+                let store =
+                    SqliteStore::open(&dir).map_err(|source| ServeError::Store { dir, source })?;
+                let state = AppState::new(Arc::new(store), Limits::from(config), policy);
+                let (layer, io) = socket_io(config).with_state(state.clone()).build_layer();
                 handlers::register(&io);
+                admin::spawn(&admin_path, io.clone(), state)?;
                 let close: Closer = Box::new(move || Box::pin(async move { io.close().await }));
                 (router(layer, config, None), close)
             }
-            Some(url) => cluster_router(config, url).await?,
+            Some(url) => cluster_router(config, url, policy, &admin_path).await?,
         };
         let listener = listen(config.listen).map_err(|source| ServeError::Bind {
             addr: config.listen,
@@ -96,11 +120,18 @@ impl Server {
             listener,
             router,
             close,
+            tls,
+            _data_dir: data_dir,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The certificate's SHA-256 fingerprint (`AB:CD:…`), or `None` without TLS.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.fingerprint.as_str())
     }
 
     /// Serves until `shutdown` resolves, then closes every socket and waits for requests in
@@ -109,26 +140,19 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let close = self.close;
-        // Without TCP_NODELAY, Nagle + delayed ACK holds about 1% of small frames ~40 ms.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: closing every socket");
-                close().await;
-            })
-            .await?;
+        let tls = self.tls.map(|t| t.config);
+        crate::serve::run(self.listener, self.router, tls, shutdown, self.close).await?;
         Ok(())
     }
 }
 
 /// Cluster mode: the Redis adapter for rooms and broadcasts, the Redis store, heartbeats.
-async fn cluster_router(config: &Config, url: &str) -> Result<(Router, Closer), ServeError> {
+async fn cluster_router(
+    config: &Config,
+    url: &str,
+    policy: JoinPolicy,
+    admin_path: &std::path::Path,
+) -> Result<(Router, Closer), ServeError> {
     let redis_err = |source| ServeError::Redis {
         url: url.to_owned(),
         source,
@@ -143,7 +167,11 @@ async fn cluster_router(config: &Config, url: &str) -> Result<(Router, Closer), 
         .map_err(redis_err)?;
     let node = crate::ids::new_user_id().map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
     let store = Arc::new(RedisStore::new(conn, node));
-    let state = AppState::new(store.clone(), Limits::from(config));
+    store.migrate().await.map_err(|source| ServeError::Store {
+        dir: url.into(),
+        source,
+    })?;
+    let state = AppState::new(store.clone(), Limits::from(config), policy);
     let (layer, io) = socket_io(config)
         .with_adapter::<RedisAdapter<_>>(adapter)
         .with_state(state.clone())
@@ -151,7 +179,8 @@ async fn cluster_router(config: &Config, url: &str) -> Result<(Router, Closer), 
     handlers::register(&io)
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(format!("redis adapter: {e}"))))?;
-    crate::cluster::spawn(io.clone(), store.clone(), state);
+    crate::cluster::spawn(io.clone(), store.clone(), state.clone());
+    admin::spawn(admin_path, io.clone(), state)?;
     tracing::info!(node = store.node(), "cluster mode");
     let close: Closer = Box::new(move || Box::pin(async move { io.close().await }));
     Ok((router(layer, config, Some(store)), close))
@@ -182,11 +211,16 @@ where
         axum::response::IntoResponse + 'static,
     <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
 {
+    let origins = Arc::new(Origins::new(&config.cors_origins));
     Router::new()
         .route("/healthz", get(healthz))
         .with_state(cluster)
         .layer(layer)
-        .layer(cors(&config.cors_origins))
+        .layer(axum::middleware::from_fn_with_state(
+            origins.clone(),
+            origin_guard,
+        ))
+        .layer(cors(origins))
 }
 
 async fn healthz(State(cluster): State<Option<Arc<RedisStore>>>) -> Json<serde_json::Value> {
@@ -205,22 +239,52 @@ async fn healthz(State(cluster): State<Option<Arc<RedisStore>>>) -> Json<serde_j
     }
 }
 
+/// The browser origins allowed to talk to the server: the configured ones (or any, with
+/// `*`), the desktop app's webviews and pages served from this machine.
+struct Origins {
+    any: bool,
+    configured: Vec<HeaderValue>,
+}
+
+impl Origins {
+    fn new(configured: &[String]) -> Self {
+        Self {
+            any: configured.iter().any(|o| o == "*"),
+            configured: configured
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+                .collect(),
+        }
+    }
+
+    fn allows(&self, origin: &HeaderValue) -> bool {
+        self.any || self.configured.contains(origin) || origin.to_str().is_ok_and(is_default_origin)
+    }
+}
+
+/// A web page's requests carry its `Origin`: a page from anywhere else must not open a
+/// socket.io session (by WebSocket or polling) in the name of whoever is browsing it. Native
+/// clients (the desktop app) send no `Origin` and pass.
+async fn origin_guard(State(origins): State<Arc<Origins>>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/socket.io")
+        && let Some(origin) = req.headers().get(header::ORIGIN)
+        && !origins.allows(origin)
+    {
+        tracing::info!(?origin, "refused a request from a foreign origin");
+        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+    }
+    next.run(req).await
+}
+
 /// Browser clients (the guide's web client) need CORS for the polling transport; the desktop
 /// app talks from Rust and needs none, but its webview origins are allowed too.
-fn cors(configured: &[String]) -> CorsLayer {
-    let base = CorsLayer::new()
+fn cors(origins: Arc<Origins>) -> CorsLayer {
+    CorsLayer::new()
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE]);
-    if configured.iter().any(|o| o == "*") {
-        return base.allow_origin(AllowOrigin::any());
-    }
-    let configured: Vec<HeaderValue> = configured
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
-        .collect();
-    base.allow_origin(AllowOrigin::predicate(move |origin, _| {
-        configured.contains(origin) || origin.to_str().is_ok_and(is_default_origin)
-    }))
+        .allow_headers([header::CONTENT_TYPE])
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origins.allows(origin)
+        }))
 }
 
 /// The desktop app's webview origins and pages served from this machine.

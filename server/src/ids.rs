@@ -11,10 +11,15 @@ const USER_ID_BYTES: usize = 8;
 #[error("the operating system's random number generator failed: {0}")]
 pub struct RngError(getrandom::Error);
 
+/// Fills `buf` from the OS random number generator.
+pub fn fill_random(buf: &mut [u8]) -> Result<(), RngError> {
+    getrandom::fill(buf).map_err(RngError)
+}
+
 fn random_hex(n: usize) -> Result<String, RngError> {
     let mut buf = [0u8; 32];
     let buf = &mut buf[..n];
-    getrandom::fill(buf).map_err(RngError)?;
+    fill_random(buf)?;
     Ok(hex::encode(buf))
 }
 
@@ -32,6 +37,12 @@ pub fn new_user_id() -> Result<String, RngError> {
 /// take over anyone's identity.
 pub fn hash_session_id(session_id: &str) -> String {
     hex::encode(Sha256::digest(session_id.as_bytes()))
+}
+
+/// The room every socket of one session joins, so a logout can disconnect exactly them. Named
+/// after the session's hash, never the secret.
+pub fn session_room(session_id: &str) -> String {
+    format!("session:{}", &hash_session_id(session_id)[..32])
 }
 
 #[cfg(test)]

@@ -2,19 +2,29 @@
 //! persisted in an embedded SQLite file.
 //!
 //! - [`config`]: the command line, parsed once.
-//! - [`handlers`]: socket events (auth, connect, messages, disconnect).
+//! - [`handlers`]: socket events (auth, connect, messages, disconnect, logout).
+//! - [`accounts`]: name comparison, password hashes, the join password, the throttle.
+//! - [`tls`]: the certificate (self-signed or the operator's) and its fingerprint.
+//! - [`serve`]: the accept loop (TLS, timeouts, client addresses, graceful shutdown).
+//! - [`datadir`]: the private, locked data dir.
+//! - [`admin`]: operator commands over a Unix socket in the data dir.
 //! - [`store`]: sessions, users, presence and messages behind one trait.
 //! - [`presence`]: ordering of one user's online/offline transitions.
 //! - [`http`]: the axum router (socket.io layer, `/healthz`, CORS) and serving.
 //! - [`cluster`]: several nodes over Redis: heartbeats and presence repair.
 
+pub mod accounts;
+pub mod admin;
 pub mod cluster;
 pub mod config;
+pub mod datadir;
 pub mod handlers;
 pub mod http;
 pub mod ids;
 pub mod presence;
+pub mod serve;
 pub mod store;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -39,21 +49,35 @@ impl From<&Config> for Limits {
     }
 }
 
-/// What every handler shares: the store, the limits and the presence locks.
+/// Who may start a new session.
+#[derive(Debug, Clone, Default)]
+pub struct JoinPolicy {
+    /// Needed in `joinPassword` for every new session when set.
+    pub join_password: Option<String>,
+    /// New accounts must have a password.
+    pub require_password: bool,
+}
+
+/// What every handler shares: the store, the limits, the join policy, the throttle on failed
+/// attempts and the presence locks.
 #[derive(Clone)]
 pub struct AppState(Arc<AppInner>);
 
 pub struct AppInner {
     pub store: Arc<dyn store::Store>,
     pub limits: Limits,
+    pub auth: JoinPolicy,
+    pub throttle: accounts::Throttle,
     pub presence: presence::PresenceLocks,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn store::Store>, limits: Limits) -> Self {
+    pub fn new(store: Arc<dyn store::Store>, limits: Limits, auth: JoinPolicy) -> Self {
         Self(Arc::new(AppInner {
             store,
             limits,
+            auth,
+            throttle: accounts::Throttle::default(),
             presence: presence::PresenceLocks::default(),
         }))
     }

@@ -4,12 +4,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::Parser;
-use natter_server::{Config, Server};
+use natter_server::config::Command;
+use natter_server::{Config, Server, admin, datadir};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
+    if let Some(Command::Admin { action }) = &config.command {
+        return run_admin(&config, action.clone()).await;
+    }
+    datadir::restrict_new_files();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -30,7 +35,7 @@ async fn main() -> ExitCode {
         }
     };
     match server.local_addr() {
-        Ok(addr) => print_banner(addr, &config),
+        Ok(addr) => print_banner(addr, &config, server.fingerprint()),
         Err(e) => tracing::warn!(error = %e, "could not read the bound address"),
     }
     if let Err(e) = server.run(shutdown_signal()).await {
@@ -41,15 +46,58 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Tells the person who started the server what to type in the desktop app.
-fn print_banner(addr: SocketAddr, config: &Config) {
+/// `natter-server admin …`: one request to the running server's admin socket.
+async fn run_admin(config: &Config, mut action: admin::Action) -> ExitCode {
+    if let admin::Action::ResetPassword { password, .. } = &mut action {
+        eprintln!("new password (one line on standard input):");
+        let mut line = String::new();
+        if let Err(e) = std::io::stdin().read_line(&mut line) {
+            eprintln!("error: reading the password: {e}");
+            return ExitCode::FAILURE;
+        }
+        *password = line.trim_end_matches(['\n', '\r']).to_owned();
+    }
+    match admin::request(&config.data_dir(), &action).await {
+        Ok(answer) => {
+            admin::print(&answer);
+            if answer.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Tells the person who started the server what to type in the desktop app, and the
+/// fingerprint they should see there.
+fn print_banner(addr: SocketAddr, config: &Config, fingerprint: Option<&str>) {
+    let scheme = if fingerprint.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     // Tests and scripts read this first line to learn the port.
     println!(
-        "natter-server {} listening on http://{addr}",
+        "natter-server {} listening on {scheme}://{addr}",
         env!("CARGO_PKG_VERSION")
     );
     println!("data: {}", config.data_dir().display());
-    let urls = reachable_urls(addr);
+    match fingerprint {
+        Some(fp) => {
+            println!("TLS certificate fingerprint (SHA-256), for people to compare in the app:");
+            println!("  {fp}");
+        }
+        None => println!(
+            "TLS is off (--no-tls): traffic is NOT encrypted; use this only behind a \
+             TLS-terminating proxy or on a trusted network"
+        ),
+    }
+    let urls = reachable_urls(addr, scheme);
     if !urls.is_empty() {
         println!("people on your network can connect to:");
         for url in urls {
@@ -59,11 +107,11 @@ fn print_banner(addr: SocketAddr, config: &Config) {
 }
 
 /// The URLs under which others can reach this server, read from the local interfaces.
-fn reachable_urls(addr: SocketAddr) -> Vec<String> {
+fn reachable_urls(addr: SocketAddr, scheme: &str) -> Vec<String> {
     let port = addr.port();
     let fmt = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => format!("http://{v4}:{port}"),
-        IpAddr::V6(v6) => format!("http://[{v6}]:{port}"),
+        IpAddr::V4(v4) => format!("{scheme}://{v4}:{port}"),
+        IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{port}"),
     };
     if !addr.ip().is_unspecified() {
         return if addr.ip().is_loopback() {

@@ -8,7 +8,10 @@
 //! - a message is durably committed before `insert_message` returns (so before any ack or
 //!   delivery);
 //! - the same `(from, client_id)` is stored once; a retry returns the original message;
-//! - only a hash of a sessionID is kept, never the secret itself.
+//! - only a hash of a sessionID is kept, never the secret itself;
+//! - two identities never get names with the same [`crate::accounts::name_key`] (databases made
+//!   before names were compared this way may hold such pairs: both keep working);
+//! - a revoked session is refused by every node from the moment `revoke_*` returns.
 
 pub mod redis;
 pub mod sqlite;
@@ -23,6 +26,30 @@ pub struct UserRecord {
     pub username: String,
     pub connected: bool,
 }
+
+/// An identity with what signing in by name needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub user_id: String,
+    pub username: String,
+    /// argon2id PHC string; `None` for a name without a password.
+    pub password_hash: Option<String>,
+}
+
+/// A new identity and its first session.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The secret; the store keeps only its hash.
+    pub session_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub password_hash: Option<String>,
+}
+
+/// A name another identity holds (compared with [`crate::accounts::name_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("name taken")]
+pub struct NameTaken;
 
 /// A message to store; the store assigns `id` and `ts`.
 #[derive(Debug, Clone)]
@@ -67,13 +94,41 @@ pub trait Store: Send + Sync + 'static {
     /// The user owning this sessionID, if any.
     async fn find_session(&self, session_id: &str) -> StoreResult<Option<UserRecord>>;
 
-    /// Stores a new user with this sessionID (already generated) and userID.
-    async fn create_session(
+    /// Every identity whose name is the same as `username` (after normalisation): one at
+    /// most, except in databases made before names were compared this way.
+    async fn accounts_named(&self, username: &str) -> StoreResult<Vec<Account>>;
+
+    /// The identity with this userID.
+    async fn account(&self, user_id: &str) -> StoreResult<Option<Account>>;
+
+    /// Stores a new identity with its first session, unless another identity holds the name.
+    async fn create_user(&self, user: NewUser) -> StoreResult<Result<UserRecord, NameTaken>>;
+
+    /// Adds a session (a second device, a reinstall) to an existing identity.
+    async fn add_session(&self, session_id: &str, user_id: &str) -> StoreResult<()>;
+
+    /// Revokes one session; whether it existed.
+    async fn revoke_session(&self, session_id: &str) -> StoreResult<bool>;
+
+    /// Revokes every session of a user; how many there were.
+    async fn revoke_user_sessions(&self, user_id: &str) -> StoreResult<usize>;
+
+    /// How many sessions each user has (users without any are absent).
+    async fn session_counts(&self) -> StoreResult<std::collections::HashMap<String, usize>>;
+
+    /// Sets (or with `None` clears) the password hash of a user.
+    async fn set_password(&self, user_id: &str, password_hash: Option<String>) -> StoreResult<()>;
+
+    /// Gives a user a new name, unless another identity holds it.
+    async fn rename_user(
         &self,
-        session_id: &str,
         user_id: &str,
         username: &str,
-    ) -> StoreResult<UserRecord>;
+    ) -> StoreResult<Result<(), NameTaken>>;
+
+    /// Removes a user, their sessions and every message of their conversations; whether the
+    /// user existed.
+    async fn remove_user(&self, user_id: &str) -> StoreResult<bool>;
 
     /// Records whether the user has a socket on this node.
     async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()>;

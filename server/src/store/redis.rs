@@ -1,6 +1,9 @@
 //! The shared store for several nodes: everything in one Redis (≥ 7).
 //!
-//! Keys (all under `natter:`): `session:<sha256>` → userID; `user:<id>` → hash {name};
+//! Keys (all under `natter:`): `session:<sha256>` → userID; `user:<id>` → hash {name,
+//! password}; `user:<id>:sessions` → set of session hashes; `name:<key>` → set of userIDs
+//! holding that name (one, but for data from before names were compared normalised);
+//! `names_version` → bumped by renames and removals, so nodes drop their cached names;
 //! `users` → sorted set of userIDs in creation order; `conv:<lo>:<hi>` → sorted set of message
 //! JSON scored by id; `convs:<user>` → set of peers; `client:<from>:<clientId>` → the message
 //! stored under that key; `node:<node>:users` → users with a socket on that node;
@@ -14,8 +17,57 @@ use async_trait::async_trait;
 use natter_protocol::Message;
 use redis::aio::MultiplexedConnection;
 
-use super::{Inserted, NewMessage, Store, StoreError, StoreResult, UserRecord};
+use super::{
+    Account, Inserted, NameTaken, NewMessage, NewUser, Store, StoreError, StoreResult, UserRecord,
+};
+use crate::accounts::name_key;
 use crate::ids::hash_session_id;
+
+/// Creates an identity unless its name is held: name set, user hash, creation order, session.
+const CREATE_USER: &str = r#"
+if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
+local seq = redis.call('INCR', KEYS[6])
+redis.call('HSET', KEYS[2], 'name', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'password', ARGV[3]) end
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
+redis.call('SET', KEYS[4], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[4])
+redis.call('SADD', KEYS[1], ARGV[1])
+return 1
+"#;
+
+/// Renames unless another identity holds the new name.
+const RENAME_USER: &str = r#"
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if id ~= ARGV[1] then return 0 end
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[3], 'name', ARGV[2])
+redis.call('INCR', KEYS[4])
+return 1
+"#;
+
+const NAMES_VERSION: &str = "natter:names_version";
+const SCHEMA_KEY: &str = "natter:schema";
+/// 2: name sets and per-user session sets exist.
+const SCHEMA: i64 = 2;
+
+fn user_key(user_id: &str) -> String {
+    format!("natter:user:{user_id}")
+}
+
+fn user_sessions_key(user_id: &str) -> String {
+    format!("natter:user:{user_id}:sessions")
+}
+
+fn name_set_key(username: &str) -> String {
+    format!("natter:name:{}", name_key(username))
+}
+
+fn session_key(hash: &str) -> String {
+    format!("natter:session:{hash}")
+}
 
 /// Inserts a message atomically: idempotency check, id, conversation, peers, idempotency key.
 const INSERT: &str = r#"
@@ -38,8 +90,11 @@ pub struct RedisStore {
     conn: MultiplexedConnection,
     node: String,
     insert: redis::Script,
-    /// Usernames never change: each node keeps the ones it has seen.
+    create_user: redis::Script,
+    rename_user: redis::Script,
+    /// Usernames each node has seen, valid while `names_version` is unchanged.
     names: RwLock<HashMap<String, String>>,
+    names_version: std::sync::atomic::AtomicI64,
 }
 
 impl From<redis::RedisError> for StoreError {
@@ -76,8 +131,106 @@ impl RedisStore {
             conn,
             node,
             insert: redis::Script::new(INSERT),
+            create_user: redis::Script::new(CREATE_USER),
+            rename_user: redis::Script::new(RENAME_USER),
             names: RwLock::new(HashMap::new()),
+            names_version: std::sync::atomic::AtomicI64::new(-1),
         }
+    }
+
+    /// Brings data written by an older natter-server up to [`SCHEMA`]: name sets for existing
+    /// users, per-user session sets for existing sessions. Idempotent; nodes may race on it.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let version: Option<i64> = redis::cmd("GET")
+            .arg(SCHEMA_KEY)
+            .query_async(&mut conn)
+            .await?;
+        if version.unwrap_or(0) >= SCHEMA {
+            return Ok(());
+        }
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg("natter:users")
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await?;
+        for id in &ids {
+            let name: Option<String> = redis::cmd("HGET")
+                .arg(user_key(id))
+                .arg("name")
+                .query_async(&mut conn)
+                .await?;
+            if let Some(name) = name {
+                redis::cmd("SADD")
+                    .arg(name_set_key(&name))
+                    .arg(id)
+                    .query_async::<()>(&mut conn)
+                    .await?;
+            }
+        }
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg("natter:session:*")
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            for key in keys {
+                let uid: Option<String> =
+                    redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+                if let (Some(uid), Some(hash)) = (uid, key.strip_prefix("natter:session:")) {
+                    redis::cmd("SADD")
+                        .arg(user_sessions_key(&uid))
+                        .arg(hash)
+                        .query_async::<()>(&mut conn)
+                        .await?;
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        redis::cmd("SET")
+            .arg(SCHEMA_KEY)
+            .arg(SCHEMA)
+            .query_async::<()>(&mut conn)
+            .await?;
+        tracing::info!(users = ids.len(), "redis data upgraded to schema {SCHEMA}");
+        Ok(())
+    }
+
+    /// Drops the cached names if another node renamed or removed someone since.
+    async fn check_names_version(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let version: Option<i64> = redis::cmd("GET")
+            .arg(NAMES_VERSION)
+            .query_async(&mut conn)
+            .await?;
+        let version = version.unwrap_or(0);
+        let seen = self
+            .names_version
+            .swap(version, std::sync::atomic::Ordering::Relaxed);
+        if seen != version {
+            self.names
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+        Ok(())
+    }
+
+    async fn bump_names_version(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("INCR")
+            .arg(NAMES_VERSION)
+            .query_async::<()>(&mut conn)
+            .await?;
+        self.check_names_version().await
     }
 
     pub fn node(&self) -> &str {
@@ -171,36 +324,225 @@ impl Store for RedisStore {
         }))
     }
 
-    async fn create_session(
-        &self,
-        session_id: &str,
-        user_id: &str,
-        username: &str,
-    ) -> StoreResult<UserRecord> {
+    async fn accounts_named(&self, username: &str) -> StoreResult<Vec<Account>> {
         let mut conn = self.conn.clone();
-        let seq: i64 = redis::cmd("INCR")
-            .arg("natter:user_seq")
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(name_set_key(username))
             .query_async(&mut conn)
             .await?;
-        redis::pipe()
-            .atomic()
-            .hset(format!("natter:user:{user_id}"), "name", username)
-            .zadd("natter:users", user_id, seq)
-            .set(
-                format!("natter:session:{}", hash_session_id(session_id)),
-                user_id,
-            )
-            .query_async::<()>(&mut conn)
+        let mut accounts = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(a) = self.account(&id).await? {
+                accounts.push(a);
+            }
+        }
+        Ok(accounts)
+    }
+
+    async fn account(&self, user_id: &str) -> StoreResult<Option<Account>> {
+        let mut conn = self.conn.clone();
+        let (name, password): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(user_key(user_id))
+            .arg("name")
+            .arg("password")
+            .query_async(&mut conn)
             .await?;
+        Ok(name.map(|username| Account {
+            user_id: user_id.to_owned(),
+            username,
+            password_hash: password,
+        }))
+    }
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<Result<UserRecord, NameTaken>> {
+        let mut conn = self.conn.clone();
+        let hash = hash_session_id(&user.session_id);
+        let created: i64 = self
+            .create_user
+            .key(name_set_key(&user.username))
+            .key(user_key(&user.user_id))
+            .key("natter:users")
+            .key(session_key(&hash))
+            .key(user_sessions_key(&user.user_id))
+            .key("natter:user_seq")
+            .arg(&user.user_id)
+            .arg(&user.username)
+            .arg(user.password_hash.as_deref().unwrap_or(""))
+            .arg(&hash)
+            .invoke_async(&mut conn)
+            .await?;
+        if created == 0 {
+            return Ok(Err(NameTaken));
+        }
         self.names
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(user_id.to_owned(), username.to_owned());
-        Ok(UserRecord {
-            user_id: user_id.to_owned(),
-            username: username.to_owned(),
+            .insert(user.user_id.clone(), user.username.clone());
+        Ok(Ok(UserRecord {
+            user_id: user.user_id,
+            username: user.username,
             connected: false,
-        })
+        }))
+    }
+
+    async fn add_session(&self, session_id: &str, user_id: &str) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let hash = hash_session_id(session_id);
+        redis::pipe()
+            .atomic()
+            .set(session_key(&hash), user_id)
+            .sadd(user_sessions_key(user_id), &hash)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, session_id: &str) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let hash = hash_session_id(session_id);
+        let user_id: Option<String> = redis::cmd("GETDEL")
+            .arg(session_key(&hash))
+            .query_async(&mut conn)
+            .await?;
+        if let Some(uid) = &user_id {
+            redis::cmd("SREM")
+                .arg(user_sessions_key(uid))
+                .arg(&hash)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        Ok(user_id.is_some())
+    }
+
+    async fn revoke_user_sessions(&self, user_id: &str) -> StoreResult<usize> {
+        let mut conn = self.conn.clone();
+        let hashes: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(user_sessions_key(user_id))
+            .query_async(&mut conn)
+            .await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for h in &hashes {
+            pipe.del(session_key(h));
+        }
+        pipe.del(user_sessions_key(user_id));
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(hashes.len())
+    }
+
+    async fn session_counts(&self) -> StoreResult<HashMap<String, usize>> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg("natter:users")
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.scard(user_sessions_key(id));
+        }
+        let counts: Vec<usize> = pipe.query_async(&mut conn).await?;
+        Ok(ids
+            .into_iter()
+            .zip(counts)
+            .filter(|(_, n)| *n > 0)
+            .collect())
+    }
+
+    async fn set_password(&self, user_id: &str, password_hash: Option<String>) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let cmd = match &password_hash {
+            Some(h) => {
+                let mut c = redis::cmd("HSET");
+                c.arg(user_key(user_id)).arg("password").arg(h);
+                c
+            }
+            None => {
+                let mut c = redis::cmd("HDEL");
+                c.arg(user_key(user_id)).arg("password");
+                c
+            }
+        };
+        cmd.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn rename_user(
+        &self,
+        user_id: &str,
+        username: &str,
+    ) -> StoreResult<Result<(), NameTaken>> {
+        let Some(old) = self.account(user_id).await? else {
+            return Ok(Ok(()));
+        };
+        let mut conn = self.conn.clone();
+        let renamed: i64 = self
+            .rename_user
+            .key(name_set_key(username))
+            .key(name_set_key(&old.username))
+            .key(user_key(user_id))
+            .key(NAMES_VERSION)
+            .arg(user_id)
+            .arg(username)
+            .invoke_async(&mut conn)
+            .await?;
+        if renamed == 0 {
+            return Ok(Err(NameTaken));
+        }
+        self.check_names_version().await?;
+        Ok(Ok(()))
+    }
+
+    async fn remove_user(&self, user_id: &str) -> StoreResult<bool> {
+        let Some(account) = self.account(user_id).await? else {
+            return Ok(false);
+        };
+        self.revoke_user_sessions(user_id).await?;
+        let mut conn = self.conn.clone();
+        let peers: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(format!("natter:convs:{user_id}"))
+            .query_async(&mut conn)
+            .await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for p in &peers {
+            pipe.del(conv_key(user_id, p));
+            pipe.srem(format!("natter:convs:{p}"), user_id);
+        }
+        pipe.del(format!("natter:convs:{user_id}"))
+            .srem(name_set_key(&account.username), user_id)
+            .zrem("natter:users", user_id)
+            .del(user_key(user_id));
+        pipe.query_async::<()>(&mut conn).await?;
+        // Its idempotency keys hold copies of what it sent.
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("natter:client:{user_id}:*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                redis::cmd("DEL")
+                    .arg(keys)
+                    .query_async::<()>(&mut conn)
+                    .await?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        self.names
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(user_id);
+        self.bump_names_version().await?;
+        Ok(true)
     }
 
     async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()> {
@@ -233,6 +575,7 @@ impl Store for RedisStore {
     }
 
     async fn users(&self) -> StoreResult<Vec<UserRecord>> {
+        self.check_names_version().await?;
         let mut conn = self.conn.clone();
         let ids: Vec<String> = redis::cmd("ZRANGE")
             .arg("natter:users")

@@ -20,7 +20,10 @@ use natter_protocol::Message;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{Inserted, NewMessage, Store, StoreError, StoreResult, UserRecord};
+use super::{
+    Account, Inserted, NameTaken, NewMessage, NewUser, Store, StoreError, StoreResult, UserRecord,
+};
+use crate::accounts::name_key;
 use crate::ids::hash_session_id;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -60,6 +63,27 @@ CREATE TABLE conversations (
     r#"
 DROP TABLE conversations;
 "#,
+    // Several sessions per identity (second devices, revocation one by one) and passwords.
+    r#"
+CREATE TABLE sessions (
+    session_hash TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_user ON sessions (user_id);
+INSERT INTO sessions (session_hash, user_id, created_at)
+    SELECT session_hash, user_id, created_at FROM users;
+CREATE TABLE accounts (
+    user_id       TEXT PRIMARY KEY,
+    username      TEXT NOT NULL,
+    password_hash TEXT,
+    created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO accounts (user_id, username, password_hash, created_at)
+    SELECT user_id, username, NULL, created_at FROM users;
+DROP TABLE users;
+ALTER TABLE accounts RENAME TO users;
+"#,
 ];
 
 /// Read connections; more than the core count buys nothing on this workload.
@@ -84,8 +108,12 @@ struct Directory {
     entries: Vec<DirectoryEntry>,
     /// userID → position in `entries`.
     by_user: HashMap<String, usize>,
-    /// Session hash → position in `entries`.
-    by_session: HashMap<String, usize>,
+    /// Session hash → userID.
+    by_session: HashMap<String, String>,
+    /// Name key → the userIDs holding that name (one, except in databases from before).
+    by_name: HashMap<String, Vec<String>>,
+    /// Name keys being created right now, so two concurrent logins cannot both take one.
+    reserved: HashSet<String>,
     /// Each user's conversation peers, so a login reads only its own conversations.
     peers: HashMap<String, HashSet<String>>,
 }
@@ -93,6 +121,7 @@ struct Directory {
 struct DirectoryEntry {
     user_id: String,
     username: String,
+    password_hash: Option<String>,
     connected: bool,
 }
 
@@ -104,6 +133,14 @@ impl DirectoryEntry {
             connected: self.connected,
         }
     }
+
+    fn account(&self) -> Account {
+        Account {
+            user_id: self.user_id.clone(),
+            username: self.username.clone(),
+            password_hash: self.password_hash.clone(),
+        }
+    }
 }
 
 impl Directory {
@@ -111,15 +148,57 @@ impl Directory {
         self.by_user.get(user_id).map(|&i| &self.entries[i])
     }
 
-    fn add(&mut self, session_hash: String, user_id: String, username: String) {
+    fn entry_mut(&mut self, user_id: &str) -> Option<&mut DirectoryEntry> {
+        self.by_user.get(user_id).map(|&i| &mut self.entries[i])
+    }
+
+    fn name_free(&self, key: &str) -> bool {
+        !self.by_name.contains_key(key) && !self.reserved.contains(key)
+    }
+
+    fn add(&mut self, user_id: String, username: String, password_hash: Option<String>) {
         let i = self.entries.len();
-        self.by_session.insert(session_hash, i);
         self.by_user.insert(user_id.clone(), i);
+        self.by_name
+            .entry(name_key(&username))
+            .or_default()
+            .push(user_id.clone());
         self.entries.push(DirectoryEntry {
             user_id,
             username,
+            password_hash,
             connected: false,
         });
+    }
+
+    fn forget_name(&mut self, user_id: &str, username: &str) {
+        let key = name_key(username);
+        if let Some(ids) = self.by_name.get_mut(&key) {
+            ids.retain(|id| id != user_id);
+            if ids.is_empty() {
+                self.by_name.remove(&key);
+            }
+        }
+    }
+
+    fn remove(&mut self, user_id: &str) {
+        let Some(i) = self.by_user.remove(user_id) else {
+            return;
+        };
+        let entry = self.entries.remove(i);
+        self.forget_name(user_id, &entry.username);
+        self.by_session.retain(|_, uid| uid != user_id);
+        // Positions after it moved down by one.
+        for (pos, e) in self.entries.iter().enumerate().skip(i) {
+            self.by_user.insert(e.user_id.clone(), pos);
+        }
+        if let Some(peers) = self.peers.remove(user_id) {
+            for p in peers {
+                if let Some(set) = self.peers.get_mut(&p) {
+                    set.remove(user_id);
+                }
+            }
+        }
     }
 
     fn has_conversation(&self, a: &str, b: &str) -> bool {
@@ -138,12 +217,14 @@ impl Directory {
     }
 }
 
+/// A write on the directory's tables: run in the writer's transaction, may be replayed alone
+/// if its batch fails; returns how many rows it changed.
+type DirectoryWrite = Box<dyn Fn(&Connection) -> rusqlite::Result<usize> + Send>;
+
 enum WriteOp {
-    CreateUser {
-        session_hash: String,
-        user_id: String,
-        username: String,
-        reply: oneshot::Sender<StoreResult<()>>,
+    Directory {
+        write: DirectoryWrite,
+        reply: oneshot::Sender<StoreResult<usize>>,
     },
     InsertMessage {
         message: NewMessage,
@@ -221,6 +302,18 @@ impl SqliteStore {
     ) -> StoreResult<T> {
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || readers.with(f)).await?
+    }
+
+    /// Runs `write` in the writer's next transaction and waits for the commit.
+    async fn directory_write(
+        &self,
+        write: impl Fn(&Connection) -> rusqlite::Result<usize> + Send + 'static,
+    ) -> StoreResult<usize> {
+        self.write(|reply| WriteOp::Directory {
+            write: Box::new(write),
+            reply,
+        })
+        .await?
     }
 
     fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
@@ -302,12 +395,33 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 fn load_directory(conn: &Connection) -> StoreResult<Directory> {
     let mut dir = Directory::default();
     let mut stmt = conn.prepare(
-        "SELECT session_hash, user_id, username FROM users ORDER BY created_at, user_id",
+        "SELECT user_id, username, password_hash FROM users ORDER BY created_at, user_id",
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     for row in rows {
-        let (hash, user_id, username) = row?;
-        dir.add(hash, user_id, username);
+        let (user_id, username, password_hash) = row?;
+        dir.add(user_id, username, password_hash);
+    }
+    let mut stmt = conn.prepare("SELECT session_hash, user_id FROM sessions")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    for row in rows {
+        let (hash, user_id): (String, String) = row?;
+        dir.by_session.insert(hash, user_id);
+    }
+    let shared: Vec<&String> = dir
+        .by_name
+        .iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(key, _)| key)
+        .collect();
+    if !shared.is_empty() {
+        // From before names were compared normalised: each identity keeps working, nobody new
+        // can take the name, and none of them can protect it with a password until an operator
+        // renames all but one (`natter-server admin list` marks them).
+        tracing::warn!(
+            names = shared.len(),
+            "some identities share a name; rename them with `natter-server admin rename`"
+        );
     }
     load_conversations(conn, &mut dir)?;
     Ok(dir)
@@ -497,20 +611,7 @@ impl Writer {
 
     fn apply(&mut self, op: &WriteOp) -> StoreResult<OpOutcome> {
         match op {
-            WriteOp::CreateUser {
-                session_hash,
-                user_id,
-                username,
-                ..
-            } => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO users (user_id, session_hash, username, created_at) \
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![user_id, session_hash, username, now_ms()])?;
-                Ok(OpOutcome::Done)
-            }
+            WriteOp::Directory { write, .. } => Ok(OpOutcome::Changed(write(&self.conn)?)),
             WriteOp::InsertMessage { message, .. } => self.insert_message(message),
         }
     }
@@ -551,7 +652,7 @@ impl Writer {
 }
 
 enum OpOutcome {
-    Done,
+    Changed(usize),
     Message(Inserted),
 }
 
@@ -559,13 +660,18 @@ impl WriteOp {
     fn reply(self, result: StoreResult<OpOutcome>) {
         // A caller that went away (its client disconnected) no longer needs the answer.
         match self {
-            WriteOp::CreateUser { reply, .. } => {
-                let _ = reply.send(result.map(|_| ()));
+            WriteOp::Directory { reply, .. } => {
+                let _ = reply.send(result.and_then(|o| match o {
+                    OpOutcome::Changed(n) => Ok(n),
+                    OpOutcome::Message(_) => {
+                        Err(StoreError::Commit("the writer returned a message".into()))
+                    }
+                }));
             }
             WriteOp::InsertMessage { reply, .. } => {
                 let _ = reply.send(result.and_then(|o| match o {
                     OpOutcome::Message(m) => Ok(m),
-                    OpOutcome::Done => {
+                    OpOutcome::Changed(_) => {
                         Err(StoreError::Commit("the writer returned no message".into()))
                     }
                 }));
@@ -579,35 +685,189 @@ impl Store for SqliteStore {
     async fn find_session(&self, session_id: &str) -> StoreResult<Option<UserRecord>> {
         let hash = hash_session_id(session_id);
         let dir = self.directory();
-        Ok(dir.by_session.get(&hash).map(|&i| dir.entries[i].record()))
+        Ok(dir
+            .by_session
+            .get(&hash)
+            .and_then(|uid| dir.entry(uid))
+            .map(DirectoryEntry::record))
     }
 
-    async fn create_session(
+    async fn accounts_named(&self, username: &str) -> StoreResult<Vec<Account>> {
+        let dir = self.directory();
+        Ok(dir
+            .by_name
+            .get(&name_key(username))
+            .into_iter()
+            .flatten()
+            .filter_map(|uid| dir.entry(uid).map(DirectoryEntry::account))
+            .collect())
+    }
+
+    async fn account(&self, user_id: &str) -> StoreResult<Option<Account>> {
+        Ok(self.directory().entry(user_id).map(DirectoryEntry::account))
+    }
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<Result<UserRecord, NameTaken>> {
+        let key = name_key(&user.username);
+        {
+            let mut dir = self.directory_mut();
+            if !dir.name_free(&key) {
+                return Ok(Err(NameTaken));
+            }
+            dir.reserved.insert(key.clone());
+        }
+        let session_hash = hash_session_id(&user.session_id);
+        let (uid, name, hash, pw) = (
+            user.user_id.clone(),
+            user.username.clone(),
+            session_hash.clone(),
+            user.password_hash.clone(),
+        );
+        let written = self
+            .directory_write(move |conn| {
+                let now = now_ms();
+                conn.prepare_cached(
+                    "INSERT INTO users (user_id, username, password_hash, created_at) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![uid, name, pw, now])?;
+                conn.prepare_cached(
+                    "INSERT INTO sessions (session_hash, user_id, created_at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![hash, uid, now])
+            })
+            .await;
+        let mut dir = self.directory_mut();
+        dir.reserved.remove(&key);
+        written?;
+        dir.add(
+            user.user_id.clone(),
+            user.username.clone(),
+            user.password_hash,
+        );
+        dir.by_session.insert(session_hash, user.user_id.clone());
+        Ok(Ok(UserRecord {
+            user_id: user.user_id,
+            username: user.username,
+            connected: false,
+        }))
+    }
+
+    async fn add_session(&self, session_id: &str, user_id: &str) -> StoreResult<()> {
+        let hash = hash_session_id(session_id);
+        let (h, uid) = (hash.clone(), user_id.to_owned());
+        self.directory_write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO sessions (session_hash, user_id, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![h, uid, now_ms()])
+        })
+        .await?;
+        self.directory_mut()
+            .by_session
+            .insert(hash, user_id.to_owned());
+        Ok(())
+    }
+
+    async fn revoke_session(&self, session_id: &str) -> StoreResult<bool> {
+        let hash = hash_session_id(session_id);
+        // Refused from now on, even before the delete is committed.
+        let known = self.directory_mut().by_session.remove(&hash).is_some();
+        let n = self
+            .directory_write(move |conn| {
+                conn.prepare_cached("DELETE FROM sessions WHERE session_hash = ?1")?
+                    .execute(params![hash])
+            })
+            .await?;
+        Ok(known || n > 0)
+    }
+
+    async fn revoke_user_sessions(&self, user_id: &str) -> StoreResult<usize> {
+        self.directory_mut()
+            .by_session
+            .retain(|_, uid| uid != user_id);
+        let uid = user_id.to_owned();
+        self.directory_write(move |conn| {
+            conn.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                .execute(params![uid])
+        })
+        .await
+    }
+
+    async fn session_counts(&self) -> StoreResult<HashMap<String, usize>> {
+        let mut counts = HashMap::new();
+        for uid in self.directory().by_session.values() {
+            *counts.entry(uid.clone()).or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn set_password(&self, user_id: &str, password_hash: Option<String>) -> StoreResult<()> {
+        let (uid, pw) = (user_id.to_owned(), password_hash.clone());
+        self.directory_write(move |conn| {
+            conn.prepare_cached("UPDATE users SET password_hash = ?2 WHERE user_id = ?1")?
+                .execute(params![uid, pw])
+        })
+        .await?;
+        if let Some(e) = self.directory_mut().entry_mut(user_id) {
+            e.password_hash = password_hash;
+        }
+        Ok(())
+    }
+
+    async fn rename_user(
         &self,
-        session_id: &str,
         user_id: &str,
         username: &str,
-    ) -> StoreResult<UserRecord> {
-        let session_hash = hash_session_id(session_id);
-        let (uid, name, hash) = (
-            user_id.to_owned(),
-            username.to_owned(),
-            session_hash.clone(),
-        );
-        self.write(|reply| WriteOp::CreateUser {
-            session_hash: hash,
-            user_id: uid,
-            username: name,
-            reply,
+    ) -> StoreResult<Result<(), NameTaken>> {
+        let key = name_key(username);
+        {
+            let mut dir = self.directory_mut();
+            let holders = dir.by_name.get(&key);
+            // Renaming to another spelling of one's own name is fine.
+            if dir.reserved.contains(&key)
+                || holders.is_some_and(|ids| ids.iter().any(|id| id != user_id))
+            {
+                return Ok(Err(NameTaken));
+            }
+            dir.reserved.insert(key.clone());
+        }
+        let (uid, name) = (user_id.to_owned(), username.to_owned());
+        let written = self
+            .directory_write(move |conn| {
+                conn.prepare_cached("UPDATE users SET username = ?2 WHERE user_id = ?1")?
+                    .execute(params![uid, name])
+            })
+            .await;
+        let mut dir = self.directory_mut();
+        dir.reserved.remove(&key);
+        written?;
+        if let Some(old) = dir.entry(user_id).map(|e| e.username.clone()) {
+            dir.forget_name(user_id, &old);
+            dir.by_name.entry(key).or_default().push(user_id.to_owned());
+            if let Some(e) = dir.entry_mut(user_id) {
+                e.username = username.to_owned();
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    async fn remove_user(&self, user_id: &str) -> StoreResult<bool> {
+        if !self.directory().by_user.contains_key(user_id) {
+            return Ok(false);
+        }
+        let uid = user_id.to_owned();
+        self.directory_write(move |conn| {
+            conn.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                .execute(params![uid])?;
+            conn.prepare_cached("DELETE FROM messages WHERE sender = ?1 OR recipient = ?1")?
+                .execute(params![uid])?;
+            conn.prepare_cached("DELETE FROM users WHERE user_id = ?1")?
+                .execute(params![uid])
         })
-        .await??;
-        self.directory_mut()
-            .add(session_hash, user_id.to_owned(), username.to_owned());
-        Ok(UserRecord {
-            user_id: user_id.to_owned(),
-            username: username.to_owned(),
-            connected: false,
-        })
+        .await?;
+        self.directory_mut().remove(user_id);
+        Ok(true)
     }
 
     async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()> {
@@ -709,6 +969,132 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    fn new_user(session_id: &str, user_id: &str, username: &str) -> NewUser {
+        NewUser {
+            session_id: session_id.into(),
+            user_id: user_id.into(),
+            username: username.into(),
+            password_hash: None,
+        }
+    }
+
+    async fn create(store: &SqliteStore, session_id: &str, user_id: &str, username: &str) {
+        store
+            .create_user(new_user(session_id, user_id, username))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn names_are_unique_after_normalisation_and_sessions_revocable() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            create(&store, "s-alice", "ua", "Alice").await;
+            assert_eq!(
+                store
+                    .create_user(new_user("s2", "ux", "ＡＬＩＣＥ"))
+                    .await
+                    .unwrap(),
+                Err(NameTaken)
+            );
+            store.add_session("s-alice-2", "ua").await.unwrap();
+            store.set_password("ua", Some("hash".into())).await.unwrap();
+            assert_eq!(store.session_counts().await.unwrap()["ua"], 2);
+            assert!(store.revoke_session("s-alice").await.unwrap());
+            assert!(store.find_session("s-alice").await.unwrap().is_none());
+            assert!(store.find_session("s-alice-2").await.unwrap().is_some());
+        }
+        // All of it is durable.
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert!(store.find_session("s-alice").await.unwrap().is_none());
+        assert!(store.find_session("s-alice-2").await.unwrap().is_some());
+        let named = store.accounts_named("alice").await.unwrap();
+        assert_eq!(named.len(), 1);
+        assert_eq!(named[0].password_hash.as_deref(), Some("hash"));
+        assert_eq!(store.revoke_user_sessions("ua").await.unwrap(), 1);
+        assert!(store.find_session("s-alice-2").await.unwrap().is_none());
+
+        create(&store, "s-bob", "ub", "bob").await;
+        assert_eq!(
+            store.rename_user("ub", "ALICE").await.unwrap(),
+            Err(NameTaken)
+        );
+        store.rename_user("ub", "Robert").await.unwrap().unwrap();
+        assert!(store.accounts_named("bob").await.unwrap().is_empty());
+        create(&store, "s-bob2", "ub2", "Bob").await;
+        store
+            .insert_message(msg("ua", "ub", "hi", None))
+            .await
+            .unwrap();
+        assert!(store.remove_user("ua").await.unwrap());
+        assert!(store.accounts_named("alice").await.unwrap().is_empty());
+        assert!(
+            store
+                .recent_conversations("ub", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let names: Vec<_> = store
+            .users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        assert_eq!(names, ["Robert", "Bob"]);
+        drop(store);
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let names: Vec<_> = store
+            .users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        assert_eq!(names, ["Robert", "Bob"]);
+    }
+
+    #[tokio::test]
+    async fn identities_sharing_a_name_from_before_keep_working() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("natter.db")).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            for (uid, name, sid) in [("u1", "alice", "s1"), ("u2", "Alice", "s2")] {
+                conn.execute(
+                    "INSERT INTO users (user_id, session_hash, username, created_at) \
+                     VALUES (?1, ?2, ?3, 1)",
+                    params![uid, hash_session_id(sid), name],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.find_session("s1").await.unwrap().unwrap().user_id,
+            "u1"
+        );
+        assert_eq!(
+            store.find_session("s2").await.unwrap().unwrap().user_id,
+            "u2"
+        );
+        assert_eq!(store.accounts_named("ALICE").await.unwrap().len(), 2);
+        assert_eq!(
+            store
+                .create_user(new_user("s3", "u3", "alice"))
+                .await
+                .unwrap(),
+            Err(NameTaken)
+        );
+        store.rename_user("u2", "alice2").await.unwrap().unwrap();
+        assert_eq!(store.accounts_named("alice").await.unwrap().len(), 1);
+    }
+
     fn msg(from: &str, to: &str, content: &str, client_id: Option<&str>) -> NewMessage {
         NewMessage {
             from: from.into(),
@@ -723,11 +1109,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SqliteStore::open(dir.path()).unwrap();
-            store
-                .create_session("secret-a", "ua", "alice")
-                .await
-                .unwrap();
-            store.create_session("secret-b", "ub", "bob").await.unwrap();
+            create(&store, "secret-a", "ua", "alice").await;
+            create(&store, "secret-b", "ub", "bob").await;
             store.set_connected("ua", true).await.unwrap();
             for i in 0..5 {
                 store
@@ -751,10 +1134,7 @@ mod tests {
     async fn session_ids_are_not_stored_in_clear() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        store
-            .create_session("very-secret-session", "ua", "alice")
-            .await
-            .unwrap();
+        create(&store, "very-secret-session", "ua", "alice").await;
         drop(store);
         let bytes = std::fs::read(dir.path().join("natter.db")).unwrap();
         let wal = std::fs::read(dir.path().join("natter.db-wal")).unwrap_or_default();
@@ -896,7 +1276,7 @@ mod tests {
     async fn a_failing_write_does_not_undo_the_others_in_its_batch() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-        store.create_session("s1", "ua", "alice").await.unwrap();
+        create(&store, "s1", "ua", "alice").await;
         let mut tasks = Vec::new();
         for i in 0..50 {
             let s = store.clone();
@@ -909,7 +1289,9 @@ mod tests {
                 // Same userID again: the primary key refuses it.
                 let s = store.clone();
                 tasks.push(tokio::spawn(async move {
-                    s.create_session("s2", "ua", "mallory").await.map(|_| ())
+                    s.create_user(new_user("s2", "ua", "mallory"))
+                        .await
+                        .map(|_| ())
                 }));
             }
         }

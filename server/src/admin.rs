@@ -1,0 +1,338 @@
+//! Operator commands while the server runs: list users, revoke a user's sessions, reset a
+//! password, rename or remove a user.
+//!
+//! They travel over a Unix socket in the data dir (mode 0600 in a 0700 dir): only the server's
+//! OS user (and root) can open it, so no password or network port is involved. One JSON line
+//! in, one JSON line out. `natter-server admin …` is the client.
+
+use std::path::Path;
+
+use natter_protocol::{UserRenamed, event, normalize_username};
+use serde::{Deserialize, Serialize};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::AppState;
+use crate::accounts::hash_password;
+use crate::store::{Account, StoreError};
+
+pub const SOCKET_FILE: &str = "admin.sock";
+
+/// The longest request line read (a rename or a password is short).
+const MAX_REQUEST_BYTES: u64 = 8 * 1024;
+
+/// What the operator asks for. USER is a name (compared as logins compare it) or a userID.
+#[derive(Debug, Clone, clap::Subcommand, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Action {
+    /// List every user: userID, name, sessions, online, password.
+    List,
+    /// Revoke every session of a user; their open windows are disconnected at once.
+    Revoke { user: String },
+    /// Set a user's password (read from the first line of standard input).
+    ResetPassword {
+        user: String,
+        #[arg(skip)]
+        #[serde(default)]
+        password: String,
+    },
+    /// Give a user another name.
+    Rename { user: String, new_name: String },
+    /// Remove a user with their sessions and every message of their conversations.
+    Remove { user: String },
+}
+
+/// One line of `list`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserLine {
+    pub user_id: String,
+    pub username: String,
+    pub sessions: usize,
+    pub online: bool,
+    pub password: bool,
+    /// Another identity has the same name (possible only in data from before names were
+    /// compared normalised).
+    pub shares_name: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Answer {
+    pub ok: bool,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserLine>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum AdminError {
+    #[error("no user is named or has the userID {0:?}")]
+    NoSuchUser(String),
+    #[error("several identities are named {0:?}: give a userID (see `admin list`)")]
+    Ambiguous(String),
+    #[error("the name {0:?} is not allowed: {1}")]
+    BadName(String, natter_protocol::UsernameError),
+    #[error("the name {0:?} is taken")]
+    NameTaken(String),
+    #[error(
+        "a password needs {} to {} characters",
+        natter_protocol::PASSWORD_MIN_CHARS,
+        natter_protocol::PASSWORD_MAX_BYTES
+    )]
+    BadPassword,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("hashing the password: {0}")]
+    Hash(#[from] crate::accounts::PasswordError),
+}
+
+/// Opens the admin socket and serves it for the process's life.
+pub fn spawn<A: Adapter>(path: &Path, io: SocketIo<A>, app: AppState) -> std::io::Result<()> {
+    // We hold the data dir's lock: a socket file left here is a dead server's.
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = UnixListener::bind(path)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve_one(stream, io.clone(), app.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin socket accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn serve_one<A: Adapter>(stream: UnixStream, io: SocketIo<A>, app: AppState) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let answer = match BufReader::new(read.take(MAX_REQUEST_BYTES))
+        .read_line(&mut line)
+        .await
+    {
+        Ok(_) => match serde_json::from_str::<Action>(&line) {
+            Ok(action) => {
+                let name = action_name(&action);
+                let answer = perform(action, &io, &app).await.unwrap_or_else(|e| Answer {
+                    ok: false,
+                    message: e.to_string(),
+                    users: Vec::new(),
+                });
+                tracing::info!(action = name, ok = answer.ok, message = %answer.message, "admin");
+                answer
+            }
+            Err(e) => Answer {
+                ok: false,
+                message: format!("bad request: {e}"),
+                users: Vec::new(),
+            },
+        },
+        Err(e) => Answer {
+            ok: false,
+            message: format!("reading the request: {e}"),
+            users: Vec::new(),
+        },
+    };
+    let mut out = serde_json::to_vec(&answer).unwrap_or_default();
+    out.push(b'\n');
+    let _ = write.write_all(&out).await;
+}
+
+fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::List => "list",
+        Action::Revoke { .. } => "revoke",
+        Action::ResetPassword { .. } => "reset-password",
+        Action::Rename { .. } => "rename",
+        Action::Remove { .. } => "remove",
+    }
+}
+
+/// The identity USER names: a name (as logins compare it) or a userID.
+async fn find(app: &AppState, user: &str) -> Result<Account, AdminError> {
+    let mut named = app.store.accounts_named(user).await?;
+    match named.len() {
+        1 => return Ok(named.remove(0)),
+        0 => {}
+        _ => return Err(AdminError::Ambiguous(user.to_owned())),
+    }
+    app.store
+        .account(user)
+        .await?
+        .ok_or_else(|| AdminError::NoSuchUser(user.to_owned()))
+}
+
+fn done(message: String) -> Answer {
+    Answer {
+        ok: true,
+        message,
+        users: Vec::new(),
+    }
+}
+
+/// Disconnects every socket of a user, on every node.
+async fn disconnect_user<A: Adapter>(io: &SocketIo<A>, user_id: &str) {
+    if let Err(e) = io.to(user_id.to_owned()).disconnect().await {
+        tracing::warn!(user = user_id, error = ?e, "could not disconnect a user's sockets");
+    }
+}
+
+async fn perform<A: Adapter>(
+    action: Action,
+    io: &SocketIo<A>,
+    app: &AppState,
+) -> Result<Answer, AdminError> {
+    match action {
+        Action::List => {
+            let counts = app.store.session_counts().await?;
+            let users = app.store.users().await?;
+            let mut keys = std::collections::HashMap::<String, usize>::new();
+            for u in &users {
+                *keys
+                    .entry(crate::accounts::name_key(&u.username))
+                    .or_default() += 1;
+            }
+            let mut lines = Vec::with_capacity(users.len());
+            for u in users {
+                let password = app
+                    .store
+                    .account(&u.user_id)
+                    .await?
+                    .is_some_and(|a| a.password_hash.is_some());
+                lines.push(UserLine {
+                    sessions: counts.get(&u.user_id).copied().unwrap_or(0),
+                    shares_name: keys[&crate::accounts::name_key(&u.username)] > 1,
+                    online: u.connected,
+                    password,
+                    user_id: u.user_id,
+                    username: u.username,
+                });
+            }
+            Ok(Answer {
+                ok: true,
+                message: format!("{} users", lines.len()),
+                users: lines,
+            })
+        }
+        Action::Revoke { user } => {
+            let account = find(app, &user).await?;
+            let n = app.store.revoke_user_sessions(&account.user_id).await?;
+            disconnect_user(io, &account.user_id).await;
+            Ok(done(format!(
+                "revoked {n} session(s) of {} ({})",
+                account.username, account.user_id
+            )))
+        }
+        Action::ResetPassword { user, password } => {
+            let account = find(app, &user).await?;
+            if password.chars().count() < natter_protocol::PASSWORD_MIN_CHARS
+                || password.len() > natter_protocol::PASSWORD_MAX_BYTES
+            {
+                return Err(AdminError::BadPassword);
+            }
+            let hash = hash_password(password).await?;
+            app.store.set_password(&account.user_id, Some(hash)).await?;
+            Ok(done(format!(
+                "new password set for {} ({}); their sessions stay (revoke them with `admin revoke`)",
+                account.username, account.user_id
+            )))
+        }
+        Action::Rename { user, new_name } => {
+            let account = find(app, &user).await?;
+            let name = normalize_username(&new_name)
+                .map_err(|e| AdminError::BadName(new_name.clone(), e))?
+                .to_owned();
+            app.store
+                .rename_user(&account.user_id, &name)
+                .await?
+                .map_err(|_| AdminError::NameTaken(name.clone()))?;
+            let renamed = UserRenamed {
+                user_id: account.user_id.clone(),
+                username: name.clone(),
+            };
+            if let Err(e) = io.emit(event::USER_RENAMED, &renamed).await {
+                tracing::warn!(error = ?e, "could not announce a rename");
+            }
+            Ok(done(format!("renamed {} to {name}", account.username)))
+        }
+        Action::Remove { user } => {
+            let account = find(app, &user).await?;
+            app.store.revoke_user_sessions(&account.user_id).await?;
+            disconnect_user(io, &account.user_id).await;
+            app.store.remove_user(&account.user_id).await?;
+            if let Err(e) = io.emit(event::USER_REMOVED, &account.user_id).await {
+                tracing::warn!(error = ?e, "could not announce a removal");
+            }
+            Ok(done(format!(
+                "removed {} ({}) and their conversations",
+                account.username, account.user_id
+            )))
+        }
+    }
+}
+
+/// The client side: sends `action` to the server running on `data_dir` and returns its answer.
+pub async fn request(data_dir: &Path, action: &Action) -> Result<Answer, String> {
+    let path = data_dir.join(SOCKET_FILE);
+    let stream = UnixStream::connect(&path).await.map_err(|e| {
+        format!(
+            "cannot reach a natter-server on {} ({}: {e}); is it running, and are you its OS user?",
+            data_dir.display(),
+            path.display()
+        )
+    })?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(action).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    write
+        .write_all(&line)
+        .await
+        .map_err(|e| format!("sending: {e}"))?;
+    let mut answer = String::new();
+    BufReader::new(read)
+        .read_line(&mut answer)
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    serde_json::from_str(&answer).map_err(|e| format!("unexpected answer {answer:?}: {e}"))
+}
+
+/// Prints an answer for a person; `list` as a table.
+pub fn print(answer: &Answer) {
+    if !answer.users.is_empty() {
+        println!(
+            "{:<18} {:<32} {:>8} {:>7} {:>9}",
+            "USER ID", "NAME", "SESSIONS", "ONLINE", "PASSWORD"
+        );
+        for u in &answer.users {
+            println!(
+                "{:<18} {:<32} {:>8} {:>7} {:>9}{}",
+                u.user_id,
+                u.username,
+                u.sessions,
+                if u.online { "yes" } else { "no" },
+                if u.password { "yes" } else { "no" },
+                if u.shares_name {
+                    "  (shares its name: rename one)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if answer.ok {
+        println!("{}", answer.message);
+    } else {
+        eprintln!("error: {}", answer.message);
+    }
+}

@@ -1,0 +1,98 @@
+//! Socket.IO event handlers: the guide's protocol on top of the [`Store`](crate::store::Store).
+//!
+//! Handlers are generic over the adapter so the same code runs on one node (local adapter) and
+//! on several (a shared adapter). They never trust the client: the sender of a message is the
+//! authenticated user, every payload is parsed with errors kept, and a bad one is answered (ack)
+//! or logged, touching nothing else.
+//!
+//! - [`session`]: the auth middleware (who may join, as whom), connect and disconnect
+//!   (presence), and what a session does to itself (`logout`, `set password`).
+//! - [`messages`]: `private message` and `fetch messages`.
+
+pub mod messages;
+pub mod session;
+
+use natter_protocol::{ErrorCode, ErrorReply};
+use serde::Serialize;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::handler::ConnectHandler;
+
+use crate::store::StoreError;
+
+pub use session::Identity;
+
+/// Registers the guide's namespace: auth middleware, then the connect handler.
+pub fn register<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
+    io: &SocketIo<A>,
+) -> A::InitRes {
+    io.ns(
+        "/",
+        session::on_connect::<A>.with(session::authenticate::<A>),
+    )
+}
+
+/// Why an event was refused; becomes `{error, code}` in the ack.
+#[derive(Debug, thiserror::Error)]
+enum Rejection {
+    #[error("invalid payload: expected {0}")]
+    InvalidPayload(&'static str),
+    #[error("empty message")]
+    EmptyMessage,
+    #[error("message too long: {len} bytes, the limit is {max}")]
+    MessageTooLong { len: usize, max: usize },
+    #[error(
+        "invalid clientId: 1 to {} bytes",
+        natter_protocol::CLIENT_ID_MAX_BYTES
+    )]
+    InvalidClientId,
+    #[error("unknown user")]
+    UnknownUser,
+    #[error("the current password is missing or wrong")]
+    WrongPassword,
+    #[error(
+        "a password needs {} to {} characters",
+        natter_protocol::PASSWORD_MIN_CHARS,
+        natter_protocol::PASSWORD_MAX_BYTES
+    )]
+    InvalidPassword,
+    #[error("another identity has the same name: ask the operator to rename one of them first")]
+    NameShared,
+    #[error("server unavailable, try again")]
+    Unavailable(#[from] StoreError),
+}
+
+impl Rejection {
+    fn reply(&self) -> ErrorReply {
+        let code = match self {
+            Rejection::InvalidPayload(_) => ErrorCode::InvalidPayload,
+            Rejection::EmptyMessage => ErrorCode::EmptyMessage,
+            Rejection::MessageTooLong { .. } => ErrorCode::MessageTooLong,
+            Rejection::InvalidClientId => ErrorCode::InvalidClientId,
+            Rejection::UnknownUser => ErrorCode::UnknownUser,
+            Rejection::WrongPassword => ErrorCode::WrongPassword,
+            Rejection::InvalidPassword => ErrorCode::InvalidPassword,
+            Rejection::NameShared => ErrorCode::NameShared,
+            Rejection::Unavailable(_) => ErrorCode::Unavailable,
+        };
+        ErrorReply {
+            error: self.to_string(),
+            code,
+        }
+    }
+}
+
+/// Emits to one socket; a socket that is gone or too slow to drain its buffer loses the event,
+/// which its next login makes good (`users` carries the history).
+fn emit<A: Adapter, T: Serialize + ?Sized>(socket: &SocketRef<A>, event: &str, data: &T) {
+    if let Err(e) = socket.emit(event, data) {
+        tracing::debug!(sid = %socket.id, event, error = %e, "emit failed");
+    }
+}
+
+fn send_ack<A: Adapter, T: Serialize + ?Sized>(ack: AckSender<A>, data: &T) {
+    if let Err(e) = ack.send(data) {
+        tracing::debug!(error = %e, "ack failed");
+    }
+}

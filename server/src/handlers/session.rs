@@ -1,0 +1,378 @@
+//! Who a socket is: the auth middleware (resume, sign in, or a new identity; join password,
+//! unique names, account passwords, throttling), connect and disconnect (rooms, presence), and
+//! what a session does to itself (`logout`, `set password`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use natter_protocol::{
+    Auth, Done, Message, Object, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, Refusal, Session,
+    SetPassword, User, event, normalize_username,
+};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::{SocketIo, socket::DisconnectReason};
+
+use super::{Rejection, emit, messages, send_ack};
+use crate::AppState;
+use crate::accounts::{hash_password, join_password_matches, verify_password};
+use crate::ids;
+use crate::presence::Joined;
+use crate::store::{NewUser, StoreError};
+
+/// Who a socket belongs to; set by [`authenticate`], read by every other handler.
+#[derive(Debug)]
+pub struct Identity {
+    pub session_id: String,
+    pub user_id: String,
+    pub username: String,
+}
+
+/// Why a handshake is refused. The client sees `Display` as the connect-error message: one of
+/// the protocol's [`Refusal`] texts.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Refused(Refusal),
+    #[error("{}", Refusal::Unavailable)]
+    Store(#[from] StoreError),
+    #[error("{}", Refusal::Unavailable)]
+    Rng(#[from] ids::RngError),
+    #[error("{}", Refusal::Unavailable)]
+    Password(#[from] crate::accounts::PasswordError),
+}
+
+impl From<Refusal> for AuthError {
+    fn from(r: Refusal) -> Self {
+        AuthError::Refused(r)
+    }
+}
+
+/// The client's address, as the accept loop recorded it.
+fn client_addr<A: Adapter>(socket: &SocketRef<A>) -> IpAddr {
+    socket
+        .req_parts()
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// The auth middleware: resume by `sessionID`, else sign in to or create the identity named
+/// `username`, else refuse with the guide's "invalid username".
+///
+/// Event and disconnect handlers are attached here, before the server answers the handshake:
+/// a client may send its first event the moment it sees CONNECT, before the connect handler
+/// (a separate task) has run, and that event must not be dropped.
+pub async fn authenticate<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(auth): TryData<Object<Auth>>,
+    State(app): State<AppState>,
+) -> Result<(), AuthError> {
+    let auth = auth.map(|Object(a)| a).unwrap_or_default();
+    let addr = client_addr(&socket);
+    let identity = resolve_identity(&app, auth, addr)
+        .await
+        .inspect_err(|e| match e {
+            AuthError::Refused(r) => {
+                tracing::debug!(sid = %socket.id, %addr, refusal = %r, "handshake refused")
+            }
+            other => tracing::error!(sid = %socket.id, error = ?other, "handshake failed"),
+        })?;
+    tracing::debug!(sid = %socket.id, user = %identity.user_id, "authenticated");
+    socket.extensions.insert(Arc::new(identity));
+    socket.on(event::PRIVATE_MESSAGE, messages::on_private_message::<A>);
+    socket.on(event::FETCH_MESSAGES, messages::on_fetch_messages::<A>);
+    socket.on(event::LOGOUT, on_logout::<A>);
+    socket.on(event::SET_PASSWORD, on_set_password::<A>);
+    socket.on_disconnect(on_disconnect::<A>);
+    Ok(())
+}
+
+async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Identity, AuthError> {
+    let mut revoked = false;
+    if let Some(session_id) = auth.session_id {
+        if let Some(user) = app.store.find_session(&session_id).await? {
+            return Ok(Identity {
+                session_id,
+                user_id: user.user_id,
+                username: user.username,
+            });
+        }
+        revoked = true;
+    }
+    // The guide's client sends `{sessionID}` alone and expects "invalid username" when the
+    // server does not know it (it then asks for a name again).
+    let raw = auth.username.ok_or(Refusal::InvalidUsername)?;
+    if !app.throttle.allows(addr) {
+        return Err(Refusal::TooManyAttempts.into());
+    }
+    if let Some(expected) = &app.auth.join_password {
+        let given = auth
+            .join_password
+            .as_deref()
+            .ok_or(Refusal::JoinPasswordRequired)?;
+        if !join_password_matches(given, expected) {
+            app.throttle.failed(addr);
+            return Err(Refusal::WrongJoinPassword.into());
+        }
+    }
+    let username = normalize_username(&raw).map_err(|_| Refusal::InvalidUsername)?;
+    let password = auth.password.filter(|p| !p.is_empty());
+    let existing = app.store.accounts_named(username).await?;
+    if let Some(account) = existing.first() {
+        // Only an account with a password can be signed in to from a new session; a session
+        // that was revoked does not give its name back.
+        let (Some(hash), true) = (&account.password_hash, existing.len() == 1) else {
+            return Err(if revoked {
+                Refusal::SessionRevoked
+            } else {
+                Refusal::NameTaken
+            }
+            .into());
+        };
+        let Some(password) = password else {
+            return Err(Refusal::PasswordRequired.into());
+        };
+        if !verify_password(password, hash.clone()).await? {
+            app.throttle.failed(addr);
+            return Err(Refusal::WrongPassword.into());
+        }
+        let session_id = ids::new_session_id()?;
+        app.store.add_session(&session_id, &account.user_id).await?;
+        return Ok(Identity {
+            session_id,
+            user_id: account.user_id.clone(),
+            username: account.username.clone(),
+        });
+    }
+    let password_hash = match password {
+        Some(p) => {
+            check_password_rule(&p).map_err(|_| Refusal::InvalidPassword)?;
+            Some(hash_password(p).await?)
+        }
+        None if app.auth.require_password => return Err(Refusal::PasswordRequired.into()),
+        None => None,
+    };
+    let session_id = ids::new_session_id()?;
+    let user_id = ids::new_user_id()?;
+    let created = app
+        .store
+        .create_user(NewUser {
+            session_id: session_id.clone(),
+            user_id: user_id.clone(),
+            username: username.to_owned(),
+            password_hash,
+        })
+        .await?;
+    created.map_err(|_| Refusal::NameTaken)?;
+    Ok(Identity {
+        session_id,
+        user_id,
+        username: username.to_owned(),
+    })
+}
+
+fn check_password_rule(password: &str) -> Result<(), Rejection> {
+    if password.chars().count() < PASSWORD_MIN_CHARS || password.len() > PASSWORD_MAX_BYTES {
+        return Err(Rejection::InvalidPassword);
+    }
+    Ok(())
+}
+
+/// After the handshake: `session`, join the user's and the session's rooms, `users`, and
+/// `user connected`.
+pub async fn on_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    Extension(me): Extension<Arc<Identity>>,
+    State(app): State<AppState>,
+) {
+    let _presence = app.presence.lock(&me.user_id).await;
+    if !socket.connected() {
+        // It left before we ran; its disconnect handler saw no `Joined` and did nothing.
+        return;
+    }
+    socket.join([me.user_id.clone(), ids::session_room(&me.session_id)]);
+    socket.extensions.insert(Joined);
+
+    emit(
+        &socket,
+        event::SESSION,
+        &Session {
+            session_id: me.session_id.clone(),
+            user_id: me.user_id.clone(),
+            username: me.username.clone(),
+        },
+    );
+
+    if let Err(e) = app.store.set_connected(&me.user_id, true).await {
+        tracing::error!(user = %me.user_id, error = %e, "could not record presence");
+    }
+    match users_for(&app, &me.user_id).await {
+        Ok(users) => emit(&socket, event::USERS, &users),
+        Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list users"),
+    }
+
+    let announcement = User {
+        user_id: me.user_id.clone(),
+        username: me.username.clone(),
+        connected: true,
+        messages: Vec::new(),
+    };
+    if let Err(e) = socket
+        .broadcast()
+        .except(me.user_id.clone())
+        .emit(event::USER_CONNECTED, &announcement)
+        .await
+    {
+        tracing::warn!(user = %me.user_id, error = %e, "could not announce connection");
+    }
+}
+
+/// Every known user, each with the recent part of their conversation with `user_id`.
+async fn users_for(app: &AppState, user_id: &str) -> Result<Vec<User>, StoreError> {
+    let users = app.store.users().await?;
+    let mut conversations: std::collections::HashMap<String, Vec<Message>> = app
+        .store
+        .recent_conversations(user_id, app.limits.history_per_chat)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(users
+        .into_iter()
+        .map(|u| User {
+            messages: conversations.remove(&u.user_id).unwrap_or_default(),
+            // The user receiving the list is connected by definition, whatever the store says.
+            connected: u.connected || u.user_id == user_id,
+            user_id: u.user_id,
+            username: u.username,
+        })
+        .collect())
+}
+
+/// When the user's last socket (on any node) has gone: record it and tell everyone.
+pub async fn on_disconnect<A: Adapter>(
+    socket: SocketRef<A>,
+    io: SocketIo<A>,
+    reason: DisconnectReason,
+    Extension(me): Extension<Arc<Identity>>,
+    State(app): State<AppState>,
+) {
+    let _presence = app.presence.lock(&me.user_id).await;
+    tracing::debug!(sid = %socket.id, user = %me.user_id, ?reason, "socket disconnected");
+    if socket.extensions.get::<Joined>().is_none() {
+        return;
+    }
+    // This node's own sockets of the user (the leaving one is still listed).
+    let local = io
+        .local()
+        .within(me.user_id.clone())
+        .sockets()
+        .iter()
+        .filter(|s| s.id != socket.id)
+        .count();
+    if local == 0
+        && let Err(e) = app.store.set_connected(&me.user_id, false).await
+    {
+        tracing::error!(user = %me.user_id, error = %e, "could not record presence");
+    }
+    // Every node's, through the adapter.
+    let remaining = match io.within(me.user_id.clone()).fetch_sockets().await {
+        Ok(sockets) => sockets.iter().filter(|s| s.data().id != socket.id).count(),
+        Err(e) => {
+            tracing::warn!(user = %me.user_id, error = ?e, "could not count the user's sockets");
+            return;
+        }
+    };
+    if remaining > 0 {
+        return;
+    }
+    // A stalled node's sockets are missing from a timed-out adapter answer; the store still
+    // lists the user on that node while its heartbeat lasts.
+    match app.store.is_connected(&me.user_id).await {
+        Ok(false) => {}
+        Ok(true) => return,
+        Err(e) => tracing::warn!(user = %me.user_id, error = %e, "could not read presence"),
+    }
+    if let Err(e) = socket
+        .broadcast()
+        .emit(event::USER_DISCONNECTED, &me.user_id)
+        .await
+    {
+        tracing::warn!(user = %me.user_id, error = %e, "could not announce disconnection");
+    }
+}
+
+/// Extension `logout`: revoke this session, ack, then disconnect every socket of it (on every
+/// node). Other sessions of the same person stay.
+pub async fn on_logout<A: Adapter>(
+    io: SocketIo<A>,
+    ack: AckSender<A>,
+    Extension(me): Extension<Arc<Identity>>,
+    State(app): State<AppState>,
+) {
+    if let Err(e) = app.store.revoke_session(&me.session_id).await {
+        tracing::error!(user = %me.user_id, error = %e, "could not revoke a session");
+        send_ack(ack, &Rejection::from(e).reply());
+        return;
+    }
+    tracing::info!(user = %me.user_id, "session revoked by its owner");
+    send_ack(ack, &Done { ok: true });
+    if let Err(e) = io.to(ids::session_room(&me.session_id)).disconnect().await {
+        tracing::warn!(user = %me.user_id, error = ?e, "could not disconnect a revoked session");
+    }
+}
+
+/// Extension `set password`: protect one's name with a password, or change it (the current one
+/// is needed then).
+pub async fn on_set_password<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(payload): TryData<Object<SetPassword>>,
+    ack: AckSender<A>,
+    Extension(me): Extension<Arc<Identity>>,
+    State(app): State<AppState>,
+) {
+    let addr = client_addr(&socket);
+    match set_password(&app, &me, payload, addr).await {
+        Ok(()) => send_ack(ack, &Done { ok: true }),
+        Err(rejection) => {
+            tracing::info!(user = %me.user_id, error = %rejection, "set password refused");
+            send_ack(ack, &rejection.reply());
+        }
+    }
+}
+
+async fn set_password(
+    app: &AppState,
+    me: &Identity,
+    payload: Result<Object<SetPassword>, impl std::fmt::Debug>,
+    addr: IpAddr,
+) -> Result<(), Rejection> {
+    let Object(req) =
+        payload.map_err(|_| Rejection::InvalidPayload("{password, currentPassword?}"))?;
+    check_password_rule(&req.password)?;
+    let Some(account) = app.store.account(&me.user_id).await? else {
+        return Err(Rejection::UnknownUser);
+    };
+    if let Some(hash) = account.password_hash {
+        if !app.throttle.allows(addr) {
+            return Err(Rejection::WrongPassword);
+        }
+        let current = req.current_password.unwrap_or_default();
+        let ok = verify_password(current, hash)
+            .await
+            .map_err(|e| Rejection::Unavailable(StoreError::Commit(e.to_string())))?;
+        if !ok {
+            app.throttle.failed(addr);
+            return Err(Rejection::WrongPassword);
+        }
+    }
+    if app.store.accounts_named(&account.username).await?.len() > 1 {
+        return Err(Rejection::NameShared);
+    }
+    let hash = hash_password(req.password)
+        .await
+        .map_err(|e| Rejection::Unavailable(StoreError::Commit(e.to_string())))?;
+    app.store.set_password(&me.user_id, Some(hash)).await?;
+    Ok(())
+}
