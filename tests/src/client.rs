@@ -17,6 +17,8 @@ use crate::WAIT;
 pub enum Incoming {
     Event(String, Value),
     Error(String),
+    /// The connection ended (the server disconnected this socket).
+    Closed,
 }
 
 pub struct SioClient {
@@ -36,8 +38,12 @@ impl SioClient {
     /// Connects with this handshake auth; `Err(message)` is the server's connect-error.
     pub async fn connect(url: &str, auth: Value) -> Result<(SioClient, Session), String> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let tx_any = tx.clone();
-        let client = ClientBuilder::new(url)
+        let (tx_any, tx_close) = (tx.clone(), tx.clone());
+        let mut builder = ClientBuilder::new(url);
+        if url.starts_with("https://") {
+            builder = builder.tls_config(crate::tls::pinned_connector(&crate::tls::pinned(url)));
+        }
+        let client = builder
             .transport_type(TransportType::Websocket)
             .auth(auth)
             .reconnect(false)
@@ -45,6 +51,13 @@ impl SioClient {
                 let tx = tx_any.clone();
                 async move {
                     let _ = tx.send(Incoming::Event(String::from(ev), first_arg(payload)));
+                }
+                .boxed()
+            })
+            .on(Event::Close, move |_, _| {
+                let tx = tx_close.clone();
+                async move {
+                    let _ = tx.send(Incoming::Closed);
                 }
                 .boxed()
             })
@@ -135,6 +148,25 @@ impl SioClient {
                 Ok(Some(Incoming::Event(n, v))) if n == name => return Some(v),
                 Ok(Some(other)) => self.backlog.push_back(other),
                 Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Waits until the server has closed this socket; `false` if it did not within `within`.
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        if self
+            .backlog
+            .iter()
+            .any(|e| matches!(e, Incoming::Closed | Incoming::Error(_)))
+        {
+            return true;
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(Incoming::Closed | Incoming::Error(_))) | Ok(None) => return true,
+                Ok(Some(other)) => self.backlog.push_back(other),
+                Err(_) => return false,
             }
         }
     }

@@ -5,11 +5,15 @@
 //! - [`client`]: a `rust_socketio` client (the crate the desktop app holds) that records events.
 //! - [`raw`]: a bare engine.io websocket, for what well-behaved clients never do.
 //! - [`redis`]: a real `redis-server` for cluster tests.
+//! - [`tls`]: pinned certificates and TLS streams, as the desktop app uses them.
+//!
+//! Servers run with TLS on (the default) unless a test passes `--no-tls`.
 
 pub mod client;
 pub mod raw;
 pub mod redis;
 pub mod server;
+pub mod tls;
 
 pub use client::{Login, SioClient};
 pub use server::TestServer;

@@ -47,8 +47,11 @@ pub fn server_bin() -> PathBuf {
 pub struct TestServer {
     child: Child,
     pub addr: SocketAddr,
+    /// `https://127.0.0.1:PORT`, or `http://…` with `--no-tls`.
     pub url: String,
     pub data_dir: PathBuf,
+    /// The fingerprint the banner printed (`AB:CD:…`); `None` without TLS.
+    pub fingerprint: Option<String>,
 }
 
 impl TestServer {
@@ -60,6 +63,7 @@ impl TestServer {
     /// Starts a server listening on `listen` (e.g. the address of a server that was stopped,
     /// to bring it back where its clients expect it).
     pub async fn start_at(data_dir: &Path, listen: &str, args: &[&str]) -> TestServer {
+        std::fs::create_dir_all(data_dir).expect("data dir");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -90,8 +94,37 @@ impl TestServer {
             .unwrap_or_else(|| panic!("unexpected first line: {first}"));
         let addr: SocketAddr = url
             .trim_start_matches("http://")
+            .trim_start_matches("https://")
             .parse()
             .expect("address in banner");
+        // The banner then says whether traffic is encrypted, and with which certificate.
+        let mut fingerprint = None;
+        while let Ok(Ok(Some(line))) = tokio::time::timeout(crate::WAIT, lines.next_line()).await {
+            if line.starts_with("TLS is off") {
+                break;
+            }
+            if line.starts_with("TLS certificate fingerprint") {
+                let fp = tokio::time::timeout(crate::WAIT, lines.next_line())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .expect("the fingerprint line");
+                fingerprint = Some(fp.trim().to_owned());
+                break;
+            }
+        }
+        if url.starts_with("https://") {
+            // The operator's certificate, or the self-signed one the server made.
+            let cert = args
+                .iter()
+                .position(|a| *a == "--tls-cert")
+                .and_then(|i| args.get(i + 1))
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("cert.pem"));
+            let pem = std::fs::read(&cert).expect("the server's certificate");
+            crate::tls::pin(&url, pem);
+        }
         // Keep draining stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         TestServer {
@@ -99,7 +132,35 @@ impl TestServer {
             addr,
             url,
             data_dir: data_dir.to_owned(),
+            fingerprint,
         }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.url.starts_with("https://")
+    }
+
+    /// A connection to the server, over TLS (pinned) when it serves TLS.
+    pub async fn connect(&self) -> Box<dyn crate::tls::Io> {
+        let connector = self
+            .is_tls()
+            .then(|| crate::tls::pinned_connector(&crate::tls::pinned(&self.url)));
+        crate::tls::connect(self.addr, None, connector)
+            .await
+            .expect("connect to the server")
+    }
+
+    /// Sends a raw HTTP/1.0 request; returns the status line, the headers and the body.
+    pub async fn http(&self, request: &str) -> (String, String, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = self.connect().await;
+        conn.write_all(request.as_bytes()).await.expect("request");
+        let mut response = Vec::new();
+        let _ = conn.read_to_end(&mut response).await;
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+        (status.to_owned(), headers.to_owned(), body.to_owned())
     }
 
     /// SIGKILL: no shutdown code runs, exactly like a crash or a power cut of the process.
@@ -123,22 +184,43 @@ impl TestServer {
 
     /// `GET /healthz`: the HTTP status line and the JSON body.
     pub async fn healthz(&self) -> (String, serde_json::Value) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut tcp = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .expect("connect");
-        tcp.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            .await
-            .expect("request");
-        let mut response = String::new();
-        tcp.read_to_string(&mut response).await.expect("response");
-        let (head, body) = response
-            .split_once("\r\n\r\n")
-            .unwrap_or((&response, "null"));
-        let status = head.lines().next().unwrap_or_default().to_owned();
+        let (status, _, body) = self
+            .http("GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await;
         (
             status,
-            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Runs `natter-server admin ARGS` against this server's data dir, with `stdin` as its
+    /// input; returns whether it succeeded, and its output and errors.
+    pub async fn admin(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
+        use tokio::io::AsyncWriteExt;
+        let mut child = Command::new(server_bin())
+            .arg("admin")
+            .args(args)
+            .env("NATTER_DATA_DIR", &self.data_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn natter-server admin");
+        let mut input = child.stdin.take().expect("admin stdin");
+        input
+            .write_all(stdin.as_bytes())
+            .await
+            .expect("write stdin");
+        drop(input);
+        let out = tokio::time::timeout(crate::WAIT, child.wait_with_output())
+            .await
+            .expect("admin command did not finish")
+            .expect("admin output");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
 

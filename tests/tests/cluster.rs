@@ -7,15 +7,46 @@ use natter_tests::redis::RedisServer;
 use natter_tests::{SioClient, TestServer};
 use serde_json::{Value, json};
 
+/// `n` nodes on one Redis, with TLS on: the first makes a certificate, the others serve it
+/// too (`--tls-cert`), as an operator's nodes share one.
 async fn nodes(redis: &RedisServer, n: usize) -> (Vec<tempfile::TempDir>, Vec<TestServer>) {
     let mut dirs = Vec::new();
-    let mut servers = Vec::new();
+    let mut servers: Vec<TestServer> = Vec::new();
     for _ in 0..n {
         let dir = tempfile::tempdir().unwrap();
-        servers.push(TestServer::start(dir.path(), &["--redis", &redis.url]).await);
+        let server = match servers.first() {
+            None => TestServer::start(dir.path(), &["--redis", &redis.url]).await,
+            Some(first) => {
+                let (cert, key) = shared_cert(first);
+                TestServer::start(
+                    dir.path(),
+                    &[
+                        "--redis",
+                        &redis.url,
+                        "--tls-cert",
+                        &cert,
+                        "--tls-key",
+                        &key,
+                    ],
+                )
+                .await
+            }
+        };
+        servers.push(server);
         dirs.push(dir);
     }
+    let fp = servers[0].fingerprint.clone();
+    assert!(fp.is_some());
+    assert!(
+        servers.iter().all(|s| s.fingerprint == fp),
+        "one certificate"
+    );
     (dirs, servers)
+}
+
+fn shared_cert(first: &TestServer) -> (String, String) {
+    let path = |f: &str| first.data_dir.join(f).to_string_lossy().into_owned();
+    (path("cert.pem"), path("key.pem"))
 }
 
 fn message(v: Value) -> Message {
@@ -145,7 +176,19 @@ async fn a_killed_node_loses_no_acked_message_and_its_users_go_offline() {
     );
 
     // A node restarted on the same Redis picks up where it was.
-    let restarted = TestServer::start(dirs[1].path(), &["--redis", &redis.url]).await;
+    let (cert, key) = shared_cert(&s[0]);
+    let restarted = TestServer::start(
+        dirs[1].path(),
+        &[
+            "--redis",
+            &redis.url,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
+    )
+    .await;
     let again = SioClient::resume(&restarted.url, &dave.session.session_id).await;
     assert_eq!(again.session.user_id, d);
     assert!(
@@ -198,3 +241,40 @@ async fn a_stalled_node_is_declared_dead_then_restores_its_users() {
     );
     drop(erin);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_accounts_and_revocations_hold_across_nodes() {
+    let redis = RedisServer::start().await;
+    let (_dirs, s) = nodes(&redis, 2).await;
+    let auth = json!({"username": "erin", "password": "correct horse"});
+    let erin = SioClient::login_with(&s[0].url, auth.clone()).await;
+    // The name is taken on every node, in any spelling.
+    let taken = SioClient::connect(&s[1].url, json!({"username": "ERIN"})).await;
+    assert_eq!(taken.err().as_deref(), Some("password required"));
+    // Signing in on the other node reaches the same identity.
+    let mut erin2 = SioClient::login_with(&s[1].url, auth).await;
+    assert_eq!(erin2.session.user_id, erin.session.user_id);
+    assert_ne!(erin2.session.session_id, erin.session.session_id);
+
+    // A logout on node 0 is refused at once by node 1.
+    let done = erin.client.ack(event::LOGOUT, json!({})).await;
+    assert_eq!(done, json!({"ok": true}));
+    let again = SioClient::connect(
+        &s[1].url,
+        json!({"sessionID": erin.session.session_id, "username": "erin"}),
+    )
+    .await;
+    assert_eq!(again.err().as_deref(), Some("session revoked"));
+
+    // The operator, on node 0, revokes the user: the socket on node 1 is closed.
+    let (ok, out, err) = s[0].admin(&["revoke", "erin"], "").await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        erin2.client.closed_within(WAIT_CLOSE).await,
+        "revoked socket on the other node still open"
+    );
+    let again = SioClient::connect(&s[0].url, json!({"sessionID": erin2.session.session_id})).await;
+    assert_eq!(again.err().as_deref(), Some("invalid username"));
+}
+
+const WAIT_CLOSE: Duration = Duration::from_secs(10);

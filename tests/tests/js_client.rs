@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use natter_tests::fresh_server;
 
-async fn run_guide_client(mode: &str) {
-    let (_dir, server) = fresh_server(&[]).await;
+async fn run_guide_client(mode: &str, server_args: &[&str]) {
+    let (_dir, server) = fresh_server(server_args).await;
     let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
     assert!(
         js.join("node_modules/socket.io-client").exists(),
@@ -40,12 +40,19 @@ async fn run_guide_client(mode: &str) {
     }
 }
 
+/// The guide's flow exactly: plain HTTP, no join password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guide_client_works_with_default_transports() {
-    run_guide_client("default").await;
+    run_guide_client("default", &["--no-tls"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guide_client_works_websocket_only() {
-    run_guide_client("websocket").await;
+    run_guide_client("websocket", &["--no-tls"]).await;
+}
+
+/// The default server (TLS with its self-signed certificate), polling then upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guide_client_works_over_https() {
+    run_guide_client("default", &[]).await;
 }

@@ -17,6 +17,13 @@ fn help_names_every_flag_with_its_environment_variable() {
         ("--cors-origin", "NATTER_CORS_ORIGINS"),
         ("--max-message-bytes", "NATTER_MAX_MESSAGE_BYTES"),
         ("--history-per-chat", "NATTER_HISTORY_PER_CHAT"),
+        ("--redis", "NATTER_REDIS"),
+        ("--tls-cert", "NATTER_TLS_CERT"),
+        ("--tls-key", "NATTER_TLS_KEY"),
+        ("--no-tls", "NATTER_NO_TLS"),
+        ("--join-password-file", "NATTER_JOIN_PASSWORD_FILE"),
+        ("--join-password", "NATTER_JOIN_PASSWORD"),
+        ("--require-password", "NATTER_REQUIRE_PASSWORD"),
     ] {
         assert!(
             help.contains(flag) && help.contains(env),

@@ -99,7 +99,7 @@ async fn clients_that_drop_during_the_handshake_are_not_left_online() {
     observer.client.close().await;
 
     for i in 0..30 {
-        let mut raw = RawSocket::open(server.addr).await;
+        let mut raw = RawSocket::open(&server).await;
         raw.send(&format!(r#"40{{"username":"ghost{i}"}}"#)).await;
         if i % 2 == 1 {
             // Half of them wait for the CONNECT answer before vanishing.
@@ -122,7 +122,7 @@ async fn an_event_sent_before_the_connect_answer_leaves_presence_right() {
 
     let mut acked = Vec::new();
     for i in 0..20 {
-        let mut raw = RawSocket::open(server.addr).await;
+        let mut raw = RawSocket::open(&server).await;
         // CONNECT and an event in one burst, without waiting for the server's answer.
         raw.send(&format!(r#"40{{"username":"eager{i}"}}"#)).await;
         raw.send(&format!(

@@ -132,7 +132,12 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
             .into());
         };
         let Some(password) = password else {
-            return Err(Refusal::PasswordRequired.into());
+            return Err(if revoked {
+                Refusal::SessionRevoked
+            } else {
+                Refusal::PasswordRequired
+            }
+            .into());
         };
         if !verify_password(password, hash.clone()).await? {
             app.throttle.failed(addr);
