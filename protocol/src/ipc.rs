@@ -21,8 +21,12 @@ pub mod command {
     pub const SEND: &str = "send";
     /// [`super::FetchOlderArgs`] → [`crate::MessagePage`].
     pub const FETCH_OLDER: &str = "fetch_older";
-    /// `()` → `()`: forget the session and the outbox.
+    /// `()` → `()`: revoke the session on the server, then forget it and the outbox.
     pub const LOGOUT: &str = "logout";
+    /// [`super::TrustArgs`] → `()`: the person trusts the server certificate they were shown.
+    pub const TRUST: &str = "trust";
+    /// [`super::SetPasswordArgs`] → `()`: protect one's name with a password, or change it.
+    pub const SET_PASSWORD: &str = "set_password";
 }
 
 /// The connection as the person sees it.
@@ -43,6 +47,9 @@ pub enum ConnectionState {
     Refused { reason: String },
     /// A first login could not reach the server; nothing is retried.
     Unreachable { reason: String },
+    /// The server presents a certificate the person has not trusted (first contact), or one
+    /// that differs from the one they trusted (`changed`). Nothing is sent until they decide.
+    Untrusted { fingerprint: String, changed: bool },
 }
 
 impl ConnectionState {
@@ -53,6 +60,7 @@ impl ConnectionState {
             ConnectionState::LoggedOut
                 | ConnectionState::Refused { .. }
                 | ConnectionState::Unreachable { .. }
+                | ConnectionState::Untrusted { .. }
         )
     }
 }
@@ -76,6 +84,9 @@ pub enum AppEvent {
     Connection {
         state: ConnectionState,
         server_url: Option<String>,
+        /// Whether the server in use is reached over TLS (with a pinned certificate).
+        #[serde(default)]
+        secure: bool,
     },
     /// The server's `session`: who we are.
     Session { session: Session },
@@ -85,6 +96,17 @@ pub enum AppEvent {
     UserConnected { user: User },
     /// The server's `user disconnected`.
     UserDisconnected {
+        #[serde(rename = "userID")]
+        user_id: String,
+    },
+    /// The server's `user renamed`.
+    UserRenamed {
+        #[serde(rename = "userID")]
+        user_id: String,
+        username: String,
+    },
+    /// The server's `user removed`.
+    UserRemoved {
         #[serde(rename = "userID")]
         user_id: String,
     },
@@ -102,6 +124,27 @@ pub enum AppEvent {
 pub struct LoginArgs {
     pub server_url: String,
     pub username: String,
+    /// The account's password (creates it for a new name, signs in to an existing one).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The server's join password, if it has one.
+    #[serde(default)]
+    pub join_password: Option<String>,
+}
+
+/// [`command::TRUST`] arguments: the fingerprint the person saw and accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustArgs {
+    pub fingerprint: String,
+}
+
+/// [`command::SET_PASSWORD`] arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetPasswordArgs {
+    pub password: String,
+    #[serde(default)]
+    pub current_password: Option<String>,
 }
 
 /// [`command::SEND`] arguments.
@@ -138,11 +181,12 @@ mod tests {
         let e = AppEvent::Connection {
             state: ConnectionState::Reconnecting { attempt: 2 },
             server_url: Some("http://h:3000".into()),
+            secure: false,
         };
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
             json!({"type": "connection", "state": {"state": "reconnecting", "attempt": 2},
-                   "server_url": "http://h:3000"})
+                   "server_url": "http://h:3000", "secure": false})
         );
         let back: AppEvent = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
         assert_eq!(back, e);

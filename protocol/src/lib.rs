@@ -40,6 +40,20 @@ pub mod event {
     pub const USER_REMOVED: &str = "user removed";
 }
 
+/// A certificate's SHA-256 digest as people compare it: uppercase hex pairs joined by colons
+/// (`AB:CD:…`), the form `openssl x509 -fingerprint -sha256` prints. The server's banner and
+/// the app's trust prompt both show it.
+pub fn format_fingerprint(sha256: &[u8]) -> String {
+    let mut out = String::with_capacity(sha256.len() * 3);
+    for (i, b) in sha256.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push_str(&format!("{b:02X}"));
+    }
+    out
+}
+
 /// The guide's connect-error message: no usable username (and no known session).
 pub const INVALID_USERNAME: &str = "invalid username";
 
@@ -518,6 +532,12 @@ mod tests {
         for ok in ["Zoë", "李雷", "مريم", "O'Brien-Smith", "a b"] {
             assert_eq!(normalize_username(ok), Ok(ok));
         }
+    }
+
+    #[test]
+    fn fingerprints_read_like_openssls() {
+        assert_eq!(format_fingerprint(&[0xAB, 0x01, 0xFF]), "AB:01:FF");
+        assert_eq!(format_fingerprint(&[0u8; 32]).len(), 95);
     }
 
     #[test]

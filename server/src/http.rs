@@ -107,8 +107,7 @@ impl Server {
                 let (layer, io) = socket_io(config).with_state(state.clone()).build_layer();
                 handlers::register(&io);
                 admin::spawn(&admin_path, io.clone(), state)?;
-                let close: Closer = Box::new(move || Box::pin(async move { io.close().await }));
-                (router(layer, config, None), close)
+                (router(layer, config, None), closer(io))
             }
             Some(url) => cluster_router(config, url, policy, &admin_path).await?,
         };
@@ -182,8 +181,20 @@ async fn cluster_router(
     crate::cluster::spawn(io.clone(), store.clone(), state.clone());
     admin::spawn(admin_path, io.clone(), state)?;
     tracing::info!(node = store.node(), "cluster mode");
-    let close: Closer = Box::new(move || Box::pin(async move { io.close().await }));
-    Ok((router(layer, config, Some(store)), close))
+    Ok((router(layer, config, Some(store)), closer(io)))
+}
+
+/// Shutdown: every socket of this node gets a socket.io DISCONNECT first (clients such as
+/// rust_socketio report that, but not the bare end of the transport), then the engine closes.
+fn closer<A: socketioxide::adapter::Adapter>(io: SocketIo<A>) -> Closer {
+    Box::new(move || {
+        Box::pin(async move {
+            if let Err(e) = io.local().disconnect().await {
+                tracing::warn!(error = ?e, "could not disconnect every socket");
+            }
+            io.close().await
+        })
+    })
 }
 
 const SOCKET_BUFFER_PACKETS: usize = 16 * 1024;

@@ -138,11 +138,7 @@ fn hostname() -> Option<String> {
 /// SHA-256 of a certificate, as `openssl x509 -fingerprint -sha256` prints it: uppercase hex
 /// pairs joined by colons.
 pub fn fingerprint(cert_der: &[u8]) -> String {
-    Sha256::digest(cert_der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    natter_protocol::format_fingerprint(&Sha256::digest(cert_der))
 }
 
 #[cfg(test)]

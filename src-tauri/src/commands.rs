@@ -4,7 +4,7 @@ use natter_protocol::MessagePage;
 use natter_protocol::ipc::SendOutcome;
 use tauri::State;
 
-use crate::connection::Connection;
+use crate::connection::{Connection, Credentials};
 use crate::error::AppError;
 
 #[tauri::command]
@@ -17,8 +17,30 @@ pub async fn login(
     conn: State<'_, Connection>,
     server_url: String,
     username: String,
+    password: Option<String>,
+    join_password: Option<String>,
 ) -> Result<(), AppError> {
-    conn.login(&server_url, &username).await
+    let credentials = Credentials {
+        username,
+        password,
+        join_password,
+    };
+    conn.login(&server_url, credentials).await
+}
+
+#[tauri::command]
+pub async fn trust(conn: State<'_, Connection>, fingerprint: String) -> Result<(), AppError> {
+    conn.trust(&fingerprint).await
+}
+
+#[tauri::command]
+pub async fn set_password(
+    conn: State<'_, Connection>,
+    password: String,
+    current_password: Option<String>,
+) -> Result<(), AppError> {
+    conn.set_password(&password, current_password.as_deref())
+        .await
 }
 
 #[tauri::command]

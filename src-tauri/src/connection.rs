@@ -22,7 +22,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::FutureExt;
 use natter_protocol::client;
 use natter_protocol::ipc::{AppEvent, ConnectionState, OutboxEntry, SendOutcome};
-use natter_protocol::{ErrorCode, Message, MessagePage, Reply, Session, User, event};
+use natter_protocol::{
+    Done, ErrorCode, Message, MessagePage, Refusal, Reply, Session, User, UserRenamed, event,
+};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{Value, json};
@@ -30,8 +32,33 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::AppError;
 use crate::models::SavedSession;
-use crate::persist::Persist;
+use crate::persist::{Persist, Pins};
 use crate::server_url;
+use crate::tls::{self, Presented};
+
+/// What a first login (or a sign-in on a new computer) sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Option<String>,
+    pub join_password: Option<String>,
+}
+
+impl Credentials {
+    fn auth(&self) -> Value {
+        let mut auth = json!({ "username": self.username });
+        if let Some(p) = &self.password {
+            auth["password"] = json!(p);
+        }
+        if let Some(j) = &self.join_password {
+            auth["joinPassword"] = json!(j);
+        }
+        auth
+    }
+}
+
+/// How long a logout waits for the server to confirm the revocation.
+const LOGOUT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where the manager sends what the UI must learn.
 pub type Sink = Arc<dyn Fn(AppEvent) + Send + Sync>;
@@ -112,18 +139,53 @@ impl Connection {
         self.ask(|reply| Input::Start { reply }).await
     }
 
-    /// Starts a new session as `username` on `server_url` (as typed by the person). The outcome
-    /// arrives as connection events: connected, refused or unreachable. The server alone judges
-    /// the username, so its refusal is what the person sees.
-    pub async fn login(&self, server_url: &str, username: &str) -> Result<(), AppError> {
+    /// Starts a new session as `credentials.username` on `server_url` (as typed by the
+    /// person). The outcome arrives as connection events: connected, refused, unreachable, or
+    /// a certificate to trust first. The server alone judges the credentials, so its refusal is
+    /// what the person sees.
+    pub async fn login(&self, server_url: &str, credentials: Credentials) -> Result<(), AppError> {
         let server_url = server_url::normalize_list(server_url)?;
-        let username = username.trim().to_owned();
+        let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+        let credentials = Credentials {
+            username: credentials.username.trim().to_owned(),
+            password: nonempty(credentials.password),
+            join_password: nonempty(credentials.join_password),
+        };
         self.ask(|reply| Input::Login {
             server_url,
-            username,
+            credentials,
             reply,
         })
         .await
+    }
+
+    /// The person trusts the certificate whose fingerprint they were shown; the connection
+    /// goes on. Fails if the server now presents another one.
+    pub async fn trust(&self, fingerprint: &str) -> Result<(), AppError> {
+        let fingerprint = fingerprint.to_owned();
+        self.ask(|reply| Input::Trust { fingerprint, reply })
+            .await?
+    }
+
+    /// Protects the person's name with a password, or changes it.
+    pub async fn set_password(
+        &self,
+        password: &str,
+        current_password: Option<&str>,
+    ) -> Result<(), AppError> {
+        let (password, current_password) =
+            (password.to_owned(), current_password.map(str::to_owned));
+        let rx = self
+            .ask(|reply| Input::SetPassword {
+                password,
+                current_password,
+                reply,
+            })
+            .await?;
+        tokio::time::timeout(Duration::from_secs(15), rx)
+            .await
+            .map_err(|_| AppError::Timeout)?
+            .map_err(|_| AppError::Stopped)?
     }
 
     /// Queues a message; returns the stored message once acked, or `Queued` while offline.
@@ -155,9 +217,13 @@ impl Connection {
             .map_err(|_| AppError::Stopped)?
     }
 
-    /// Forgets the session and the outbox and disconnects.
+    /// Revokes the session on the server (when connected), then forgets it and the outbox
+    /// and disconnects.
     pub async fn logout(&self) -> Result<(), AppError> {
-        self.ask(|reply| Input::Logout { reply }).await
+        let revoked = self.ask(|reply| Input::Logout { reply }).await?;
+        // Waited for here, not in the manager, which keeps serving meanwhile.
+        let _ = tokio::time::timeout(LOGOUT_TIMEOUT, revoked).await;
+        self.ask(|reply| Input::Forget { reply }).await
     }
 
     /// Disconnects cleanly (others see us leave at once) and stops the manager; the session
@@ -177,8 +243,17 @@ enum Input {
     },
     Login {
         server_url: String,
-        username: String,
+        credentials: Credentials,
         reply: Responder<()>,
+    },
+    Trust {
+        fingerprint: String,
+        reply: Responder<Result<(), AppError>>,
+    },
+    SetPassword {
+        password: String,
+        current_password: Option<String>,
+        reply: Responder<oneshot::Receiver<Result<(), AppError>>>,
     },
     Send {
         to: String,
@@ -190,7 +265,12 @@ enum Input {
         before: Option<u64>,
         reply: Responder<oneshot::Receiver<Result<MessagePage, AppError>>>,
     },
+    /// Asks the server to revoke the session; the receiver resolves once it confirmed.
     Logout {
+        reply: Responder<oneshot::Receiver<()>>,
+    },
+    /// Forgets the session and the outbox, and disconnects.
+    Forget {
         reply: Responder<()>,
     },
     Shutdown {
@@ -210,14 +290,30 @@ enum Input {
 }
 
 enum LinkEvent {
+    /// The certificate the server at `url` presented (https only), before connecting.
+    Presented {
+        url: String,
+        result: Result<Presented, String>,
+    },
     Built(Result<Client, String>),
-    Server { name: String, payload: Value },
+    Server {
+        name: String,
+        payload: Value,
+    },
     Error(String),
     Closed,
     SessionTimeout,
-    Acked { client_id: String, payload: Value },
-    AckTimeout { client_id: String },
-    Fetched { request: u64, payload: Value },
+    Acked {
+        client_id: String,
+        payload: Value,
+    },
+    AckTimeout {
+        client_id: String,
+    },
+    Fetched {
+        request: u64,
+        payload: Value,
+    },
 }
 
 struct Manager {
@@ -234,9 +330,18 @@ struct Manager {
     /// Nodes that failed during the first login in progress.
     login_failures: usize,
     saved: Option<SavedSession>,
+    /// Who the outbox belongs to (server, name), kept when a refusal ends the session, so
+    /// logging in again as the same person keeps the messages still waiting.
+    outbox_owner: Option<(String, String)>,
     outbox: VecDeque<OutboxEntry>,
     /// Set while a first login (by username) is under way.
-    pending_login: Option<String>,
+    pending_login: Option<Credentials>,
+    /// Trusted certificates by node URL.
+    pins: Pins,
+    /// The node the current attempt goes to.
+    node_url: Option<String>,
+    /// A certificate shown to the person, waiting for their decision: (node URL, fingerprint).
+    awaiting_trust: Option<(String, String)>,
 
     /// Bumped for every new client: events of older clients are recognised and ignored.
     epoch: u64,
@@ -256,6 +361,7 @@ impl Manager {
         tx: mpsc::UnboundedSender<Input>,
     ) -> Self {
         let (saved, outbox) = persist.load();
+        let pins = persist.load_pins();
         Self {
             tx,
             sink,
@@ -265,9 +371,15 @@ impl Manager {
             server_url: saved.as_ref().map(|s| s.server_url.clone()),
             node: 0,
             login_failures: 0,
+            outbox_owner: saved
+                .as_ref()
+                .map(|s| (s.server_url.clone(), s.username.clone())),
             saved,
             outbox: outbox.into(),
             pending_login: None,
+            pins,
+            node_url: None,
+            awaiting_trust: None,
             epoch: 0,
             client: None,
             attempt: 0,
@@ -301,11 +413,23 @@ impl Manager {
             }
             Input::Login {
                 server_url,
-                username,
+                credentials,
                 reply,
             } => {
-                self.login(server_url, username);
+                self.login(server_url, credentials);
                 let _ = reply.send(());
+            }
+            Input::Trust { fingerprint, reply } => {
+                let _ = reply.send(self.trust(fingerprint));
+            }
+            Input::SetPassword {
+                password,
+                current_password,
+                reply,
+            } => {
+                let (tx, rx) = oneshot::channel();
+                self.set_password(password, current_password, tx).await;
+                let _ = reply.send(rx);
             }
             Input::Send { to, content, reply } => self.send(to, content, reply),
             Input::FetchOlder {
@@ -318,6 +442,11 @@ impl Manager {
                 let _ = reply.send(rx);
             }
             Input::Logout { reply } => {
+                let (tx, rx) = oneshot::channel();
+                self.revoke(tx).await;
+                let _ = reply.send(rx);
+            }
+            Input::Forget { reply } => {
                 self.logout();
                 let _ = reply.send(());
             }
@@ -344,9 +473,19 @@ impl Manager {
     fn set_state(&mut self, state: ConnectionState) {
         tracing::info!(?state, "connection");
         self.state = state.clone();
+        self.emit_connection();
+    }
+
+    fn emit_connection(&self) {
+        let secure = self
+            .node_url
+            .as_deref()
+            .or(self.server_url.as_deref())
+            .is_some_and(|u| u.starts_with("https://"));
         self.emit(AppEvent::Connection {
-            state,
+            state: self.state.clone(),
             server_url: self.server_url.clone(),
+            secure,
         });
     }
 
@@ -364,10 +503,7 @@ impl Manager {
 
     fn start(&mut self) {
         tracing::info!("the UI is listening");
-        self.emit(AppEvent::Connection {
-            state: self.state.clone(),
-            server_url: self.server_url.clone(),
-        });
+        self.emit_connection();
         self.emit_outbox();
         let Some(saved) = &self.saved else { return };
         // Who we are is known before the server answers: the UI can show the chat offline.
@@ -384,24 +520,30 @@ impl Manager {
         }
     }
 
-    fn login(&mut self, server_url: String, username: String) {
+    fn login(&mut self, server_url: String, credentials: Credentials) {
         self.drop_client();
         self.fail_waiters();
-        let same_identity = self
+        self.awaiting_trust = None;
+        let same_session = self
             .saved
             .as_ref()
-            .is_some_and(|s| s.server_url == server_url && s.username == username);
-        if !same_identity {
-            // A new identity: the old one's outbox was addressed to another server's users.
+            .is_some_and(|s| s.server_url == server_url && s.username == credentials.username);
+        let owner = (server_url.clone(), credentials.username.clone());
+        if !same_session {
             self.saved = None;
             self.persist.save_session(None);
-            self.outbox.clear();
-            self.save_outbox();
+            if self.outbox_owner.as_ref() != Some(&owner) {
+                // Another identity: the outbox was written by someone else, to another
+                // server's users.
+                self.outbox.clear();
+                self.save_outbox();
+            }
         }
+        self.outbox_owner = Some(owner);
         self.server_url = Some(server_url);
         self.node = 0;
         self.login_failures = 0;
-        self.pending_login = (!same_identity).then_some(username);
+        self.pending_login = (!same_session).then_some(credentials);
         self.attempt = 0;
         self.set_state(ConnectionState::Connecting);
         self.begin_attempt();
@@ -411,6 +553,8 @@ impl Manager {
         self.drop_client();
         self.fail_waiters();
         self.saved = None;
+        self.outbox_owner = None;
+        self.awaiting_trust = None;
         self.pending_login = None;
         self.persist.save_session(None);
         self.outbox.clear();
@@ -418,16 +562,11 @@ impl Manager {
         self.set_state(ConnectionState::LoggedOut);
     }
 
-    /// Starts connection attempt `epoch + 1` with a fresh client.
+    /// Starts connection attempt `epoch + 1`: over https, first reads the certificate the
+    /// server presents and checks it against the trusted one.
     fn begin_attempt(&mut self) {
         self.drop_client();
         let epoch = self.epoch;
-        let auth = match (&self.pending_login, &self.saved) {
-            (Some(username), _) => json!({ "username": username }),
-            // The username lets the server start over if it lost our session (wiped data).
-            (None, Some(s)) => json!({ "sessionID": s.session_id, "username": s.username }),
-            (None, None) => return,
-        };
         let Some(list) = self.server_url.clone() else {
             return;
         };
@@ -435,14 +574,16 @@ impl Manager {
         let Some(url) = nodes.get(self.node % nodes.len().max(1)).cloned() else {
             return;
         };
-        tracing::info!(%url, "connecting");
-        let builder = client_builder(&url, auth, epoch, self.tx.clone());
+        self.node_url = Some(url.clone());
+        if !url.starts_with("https://") {
+            return self.connect(url, None);
+        }
         let tx = self.tx.clone();
         tauri::async_runtime::spawn(async move {
-            let result = builder.connect().await.map_err(|e| e.to_string());
+            let result = tls::presented(&url).await;
             let _ = tx.send(Input::Link {
                 epoch,
-                event: LinkEvent::Built(result),
+                event: LinkEvent::Presented { url, result },
             });
         });
         self.after(
@@ -452,6 +593,101 @@ impl Manager {
                 event: LinkEvent::SessionTimeout,
             },
         );
+    }
+
+    /// The certificate `url` presented: connect if it is the trusted one, otherwise ask.
+    fn presented(&mut self, url: String, presented: Presented) {
+        let fp = presented.fingerprint.clone();
+        match self.pins.get(&url) {
+            Some(pinned) if *pinned == fp => {}
+            Some(_) => {
+                tracing::warn!(%url, fingerprint = %fp, "the server's certificate changed");
+                self.drop_client();
+                self.awaiting_trust = Some((url, fp.clone()));
+                self.set_state(ConnectionState::Untrusted {
+                    fingerprint: fp,
+                    changed: true,
+                });
+                return;
+            }
+            // The same server under another address (DHCP), or another node of a cluster
+            // sharing one certificate.
+            None if self.pins.values().any(|p| *p == fp) => {
+                self.pins.insert(url.clone(), fp);
+                self.persist.save_pins(&self.pins);
+            }
+            None => {
+                self.drop_client();
+                self.awaiting_trust = Some((url, fp.clone()));
+                self.set_state(ConnectionState::Untrusted {
+                    fingerprint: fp,
+                    changed: false,
+                });
+                return;
+            }
+        }
+        self.connect(url, Some(presented.der));
+    }
+
+    /// The person accepted the certificate they were shown.
+    fn trust(&mut self, fingerprint: String) -> Result<(), AppError> {
+        let Some((url, shown)) = self.awaiting_trust.take() else {
+            return Err(AppError::NothingToTrust);
+        };
+        if shown != fingerprint {
+            self.awaiting_trust = Some((url, shown));
+            return Err(AppError::NothingToTrust);
+        }
+        tracing::info!(%url, %fingerprint, "certificate trusted");
+        self.pins.insert(url, fingerprint);
+        self.persist.save_pins(&self.pins);
+        self.set_state(if self.pending_login.is_some() {
+            ConnectionState::Connecting
+        } else {
+            ConnectionState::Reconnecting {
+                attempt: self.attempt.max(1),
+            }
+        });
+        self.begin_attempt();
+        Ok(())
+    }
+
+    /// Builds the socket.io client for `url`, pinned to `cert` over https.
+    fn connect(&mut self, url: String, cert: Option<Vec<u8>>) {
+        let epoch = self.epoch;
+        let auth = match (&self.pending_login, &self.saved) {
+            (Some(credentials), _) => credentials.auth(),
+            // The username lets the server start over if it lost our session (wiped data),
+            // and say "session revoked" if it was revoked.
+            (None, Some(s)) => json!({ "sessionID": s.session_id, "username": s.username }),
+            (None, None) => return,
+        };
+        tracing::info!(%url, "connecting");
+        let mut builder = client_builder(&url, auth, epoch, self.tx.clone());
+        if let Some(der) = cert {
+            match tls::pinned_connector(&der) {
+                Ok(connector) => builder = builder.tls_config(connector),
+                Err(e) => return self.lost(format!("TLS: {e}")),
+            }
+        }
+        let tx = self.tx.clone();
+        tauri::async_runtime::spawn(async move {
+            let result = builder.connect().await.map_err(|e| e.to_string());
+            let _ = tx.send(Input::Link {
+                epoch,
+                event: LinkEvent::Built(result),
+            });
+        });
+        if !url.starts_with("https://") {
+            // Over https the timer started with the certificate check.
+            self.after(
+                self.timing.session_timeout,
+                Input::Link {
+                    epoch,
+                    event: LinkEvent::SessionTimeout,
+                },
+            );
+        }
     }
 
     /// Drops the current client (if any); whatever it still reports is ignored.
@@ -536,6 +772,13 @@ impl Manager {
             return;
         }
         match event {
+            LinkEvent::Presented {
+                url,
+                result: Ok(presented),
+            } => self.presented(url, presented),
+            LinkEvent::Presented { result: Err(e), .. } => {
+                self.lost(format!("cannot reach the server: {e}"))
+            }
             LinkEvent::Built(Ok(client)) => self.client = Some(client),
             LinkEvent::Built(Err(e)) => self.lost(format!("cannot reach the server: {e}")),
             LinkEvent::Server { name, payload } => self.server_event(&name, payload).await,
@@ -552,7 +795,7 @@ impl Manager {
             }
             LinkEvent::Closed => self.lost("connection closed".to_owned()),
             LinkEvent::SessionTimeout => {
-                if self.state != ConnectionState::Connected {
+                if self.state != ConnectionState::Connected && self.awaiting_trust.is_none() {
                     self.lost("the server did not answer".to_owned());
                 }
             }
@@ -581,7 +824,23 @@ impl Manager {
         }
     }
 
+    /// The server refused the handshake. A refusal of the credentials (unknown or revoked
+    /// session, wrong password) ends the session it refused, and nothing else: the outbox
+    /// stays for the same person's next login. "Unavailable" or "too many attempts" only
+    /// mean later: the session is kept and the connection retried.
     fn refused(&mut self, reason: String) {
+        if Refusal::from_message(&reason).is_some_and(|r| !r.is_credential()) {
+            tracing::info!(%reason, "the server cannot take us now");
+            if self.pending_login.is_some() {
+                self.pending_login = None;
+                self.drop_client();
+                self.fail_waiters();
+                self.set_state(ConnectionState::Refused { reason });
+            } else {
+                self.lost(reason);
+            }
+            return;
+        }
         tracing::warn!(%reason, "the server refused the handshake");
         self.drop_client();
         self.fail_waiters();
@@ -610,6 +869,25 @@ impl Manager {
                 Value::String(user_id) => self.emit(AppEvent::UserDisconnected { user_id }),
                 other => tracing::warn!(%other, "bad user disconnected"),
             },
+            event::USER_RENAMED => match serde_json::from_value::<UserRenamed>(payload) {
+                Ok(r) => {
+                    if self.saved.as_ref().is_some_and(|s| s.user_id == r.user_id)
+                        && let Some(saved) = self.saved.as_mut()
+                    {
+                        saved.username = r.username.clone();
+                        self.persist.save_session(Some(saved));
+                    }
+                    self.emit(AppEvent::UserRenamed {
+                        user_id: r.user_id,
+                        username: r.username,
+                    })
+                }
+                Err(e) => tracing::warn!(error = %e, "bad user renamed"),
+            },
+            event::USER_REMOVED => match payload {
+                Value::String(user_id) => self.emit(AppEvent::UserRemoved { user_id }),
+                other => tracing::warn!(%other, "bad user removed"),
+            },
             event::PRIVATE_MESSAGE => match serde_json::from_value::<Message>(payload) {
                 Ok(message) => self.emit(AppEvent::Message { message }),
                 Err(e) => tracing::warn!(error = %e, "bad private message"),
@@ -622,6 +900,7 @@ impl Manager {
         let Some(server_url) = self.server_url.clone() else {
             return;
         };
+        self.outbox_owner = Some((server_url.clone(), session.username.clone()));
         let saved = SavedSession {
             server_url,
             session_id: session.session_id.clone(),
@@ -751,6 +1030,76 @@ impl Manager {
             }
         }
         self.pump().await;
+    }
+
+    /// Emits `logout`; `done` resolves once the server confirmed (or at once, offline: the
+    /// session is then only forgotten here).
+    async fn revoke(&mut self, done: oneshot::Sender<()>) {
+        let (ConnectionState::Connected, Some(client)) = (&self.state, self.client.clone()) else {
+            tracing::warn!("logging out offline: the session is forgotten here only");
+            let _ = done.send(());
+            return;
+        };
+        let done = Arc::new(std::sync::Mutex::new(Some(done)));
+        let result = client
+            .emit_with_ack(event::LOGOUT, json!({}), LOGOUT_TIMEOUT, move |p, _| {
+                let done = done.clone();
+                async move {
+                    let confirmed = serde_json::from_value::<Done>(ack_arg(p)).is_ok_and(|d| d.ok);
+                    tracing::info!(confirmed, "logout answered");
+                    if let Some(tx) = done.lock().ok().and_then(|mut d| d.take()) {
+                        let _ = tx.send(());
+                    }
+                }
+                .boxed()
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not ask the server to revoke the session");
+        }
+    }
+
+    async fn set_password(
+        &mut self,
+        password: String,
+        current_password: Option<String>,
+        reply: oneshot::Sender<Result<(), AppError>>,
+    ) {
+        let (ConnectionState::Connected, Some(client)) = (&self.state, self.client.clone()) else {
+            let _ = reply.send(Err(AppError::Offline));
+            return;
+        };
+        let mut payload = json!({ "password": password });
+        if let Some(current) = current_password.filter(|c| !c.is_empty()) {
+            payload["currentPassword"] = json!(current);
+        }
+        let reply = Arc::new(std::sync::Mutex::new(Some(reply)));
+        let on_ack = reply.clone();
+        let result = client
+            .emit_with_ack(
+                event::SET_PASSWORD,
+                payload,
+                Duration::from_secs(15),
+                move |p, _| {
+                    let reply = on_ack.clone();
+                    async move {
+                        let outcome = serde_json::from_value::<Reply<Done>>(ack_arg(p))
+                            .map_err(|e| AppError::Rejected(format!("unexpected answer: {e}")))
+                            .and_then(|r| r.into_result().map_err(|e| AppError::Rejected(e.error)))
+                            .map(|_| ());
+                        if let Some(tx) = reply.lock().ok().and_then(|mut r| r.take()) {
+                            let _ = tx.send(outcome);
+                        }
+                    }
+                    .boxed()
+                },
+            )
+            .await;
+        if let Err(e) = result
+            && let Some(tx) = reply.lock().ok().and_then(|mut r| r.take())
+        {
+            let _ = tx.send(Err(AppError::Rejected(e.to_string())));
+        }
     }
 
     async fn fetch_older(&mut self, with: String, before: Option<u64>, reply: FetchReply) {

@@ -18,6 +18,8 @@ pub enum AppError {
     Timeout,
     #[error("the connection manager has stopped")]
     Stopped,
+    #[error("the server's certificate is not the one shown: look at it again")]
+    NothingToTrust,
 }
 
 impl Serialize for AppError {

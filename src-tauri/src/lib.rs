@@ -11,6 +11,7 @@ pub mod error;
 pub mod models;
 pub mod persist;
 pub mod server_url;
+pub mod tls;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::send,
         commands::fetch_older,
         commands::logout,
+        commands::trust,
+        commands::set_password,
     ]
 }
 

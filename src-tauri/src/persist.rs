@@ -17,12 +17,18 @@ use crate::models::SavedSession;
 
 const SESSION_KEY: &str = "session";
 const OUTBOX_KEY: &str = "outbox";
+const PINS_KEY: &str = "pins";
+
+/// Trusted server certificates: server URL (one node) → SHA-256 fingerprint.
+pub type Pins = std::collections::BTreeMap<String, String>;
 
 /// Where the connection manager keeps what must survive a restart of the app.
 pub trait Persist: Send + 'static {
     fn load(&self) -> (Option<SavedSession>, Vec<OutboxEntry>);
     fn save_session(&self, session: Option<&SavedSession>);
     fn save_outbox(&self, outbox: &[OutboxEntry]);
+    fn load_pins(&self) -> Pins;
+    fn save_pins(&self, pins: &Pins);
 }
 
 /// The state file; same layout as the plugin-store file of earlier versions, so an update
@@ -37,6 +43,8 @@ struct State {
     #[serde(skip_serializing_if = "Option::is_none")]
     session: Option<SavedSession>,
     outbox: Vec<OutboxEntry>,
+    #[serde(skip_serializing_if = "Pins::is_empty")]
+    pins: Pins,
 }
 
 impl FilePersist {
@@ -83,6 +91,7 @@ fn parse(bytes: &[u8]) -> serde_json::Result<State> {
     Ok(State {
         session: serde_json::from_value(part(SESSION_KEY)).unwrap_or_default(),
         outbox: serde_json::from_value(part(OUTBOX_KEY)).unwrap_or_default(),
+        pins: serde_json::from_value(part(PINS_KEY)).unwrap_or_default(),
     })
 }
 
@@ -115,6 +124,18 @@ impl Persist for FilePersist {
 
     fn save_outbox(&self, outbox: &[OutboxEntry]) {
         self.update(|s| s.outbox = outbox.to_vec());
+    }
+
+    fn load_pins(&self) -> Pins {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pins
+            .clone()
+    }
+
+    fn save_pins(&self, pins: &Pins) {
+        self.update(|s| s.pins = pins.clone());
     }
 }
 
@@ -151,8 +172,13 @@ mod tests {
             again.load(),
             (Some(session()), vec![entry("c1"), entry("c2")])
         );
+        let mut pins = Pins::new();
+        pins.insert("https://10.0.0.1:3000".into(), "AB:CD".into());
+        again.save_pins(&pins);
         again.save_session(None);
-        assert_eq!(FilePersist::open(path).load().0, None);
+        let third = FilePersist::open(path);
+        assert_eq!(third.load().0, None);
+        assert_eq!(third.load_pins(), pins, "pins outlive a logout");
     }
 
     #[test]

@@ -7,8 +7,9 @@ use crate::error::AppError;
 /// The port natter-server listens on by default.
 pub const DEFAULT_PORT: u16 = 3000;
 
-/// `192.168.1.20` → `http://192.168.1.20:3000`; `http://chat.lan` stays on port 80 (a reverse
-/// proxy); `ws://`/`wss://` become `http://`/`https://`. Paths are not allowed.
+/// `192.168.1.20` → `https://192.168.1.20:3000` (natter-server speaks TLS by default);
+/// `http://chat.lan` stays plain on port 80 (typed on purpose, e.g. behind a proxy);
+/// `ws://`/`wss://` become `http://`/`https://`. Paths are not allowed.
 pub fn normalize(input: &str) -> Result<String, AppError> {
     let raw = input.trim();
     let invalid = || AppError::InvalidServerUrl(input.trim().to_owned());
@@ -19,7 +20,7 @@ pub fn normalize(input: &str) -> Result<String, AppError> {
     let mut url = Url::parse(&if has_scheme {
         raw.to_owned()
     } else {
-        format!("http://{raw}")
+        format!("https://{raw}")
     })
     .map_err(|_| invalid())?;
     let scheme = match url.scheme() {
@@ -48,7 +49,7 @@ pub fn normalize(input: &str) -> Result<String, AppError> {
 }
 
 /// Several addresses (nodes of one cluster), separated by commas or spaces, normalised and
-/// joined as `http://a:3000, http://b:3000`: the app moves to the next when one fails.
+/// joined as `https://a:3000, https://b:3000`: the app moves to the next when one fails.
 pub fn normalize_list(input: &str) -> Result<String, AppError> {
     let mut urls: Vec<String> = Vec::new();
     for part in input
@@ -80,11 +81,11 @@ mod tests {
 
     #[test]
     fn several_nodes() {
-        let list = normalize_list(" 10.0.0.1, 10.0.0.2:4000 http://10.0.0.1:3000 ").unwrap();
-        assert_eq!(list, "http://10.0.0.1:3000, http://10.0.0.2:4000");
+        let list = normalize_list(" 10.0.0.1, 10.0.0.2:4000 https://10.0.0.1:3000 ").unwrap();
+        assert_eq!(list, "https://10.0.0.1:3000, https://10.0.0.2:4000");
         assert_eq!(
             split(&list),
-            ["http://10.0.0.1:3000", "http://10.0.0.2:4000"]
+            ["https://10.0.0.1:3000", "https://10.0.0.2:4000"]
         );
         assert!(normalize_list(" , ").is_err());
         assert!(normalize_list("10.0.0.1, ftp://x").is_err());
@@ -93,13 +94,14 @@ mod tests {
     #[test]
     fn what_people_type() {
         for (typed, url) in [
-            ("192.168.1.20", "http://192.168.1.20:3000"),
-            (" 192.168.1.20:4000 ", "http://192.168.1.20:4000"),
-            ("natter.lan", "http://natter.lan:3000"),
+            ("192.168.1.20", "https://192.168.1.20:3000"),
+            (" 192.168.1.20:4000 ", "https://192.168.1.20:4000"),
+            ("natter.lan", "https://natter.lan:3000"),
             ("http://natter.lan", "http://natter.lan"),
             ("https://natter.lan/", "https://natter.lan"),
             ("ws://127.0.0.1:3000", "http://127.0.0.1:3000"),
-            ("[::1]:3000", "http://[::1]:3000"),
+            ("[::1]:3000", "https://[::1]:3000"),
+            ("http://192.168.1.20:3000", "http://192.168.1.20:3000"),
             ("HTTP://Host:3000", "http://host:3000"),
         ] {
             assert_eq!(normalize(typed).unwrap(), url, "{typed}");

@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use natter_lib::connection::Timing;
+use natter_lib::error::AppError;
 use natter_protocol::ipc::{AppEvent, ConnectionState, EVENT, SendOutcome, command};
 use natter_protocol::{Message, MessagePage, event};
 use natter_tests::{SioClient, TestServer};
@@ -39,6 +40,11 @@ struct TestApp {
 
 impl TestApp {
     fn new(dir: &Path) -> Self {
+        // The manager's log, shown with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("natter_lib=debug")
+            .with_test_writer()
+            .try_init();
         let app = mock_builder()
             .invoke_handler(natter_lib::invoke_handler())
             .build(mock_context(noop_assets()))
@@ -102,15 +108,46 @@ impl TestApp {
         }
     }
 
+    /// Logs in, trusting the server's certificate if asked to (first contact).
     fn login(&self, url: &str, name: &str) -> natter_protocol::Session {
         self.invoke::<()>(command::LOGIN, json!({"serverUrl": url, "username": name}))
             .expect("login command");
-        let session = match self.wait_for("session", |e| matches!(e, AppEvent::Session { .. })) {
-            AppEvent::Session { session } => session,
-            _ => unreachable!(),
+        let session = loop {
+            match self.wait_for("session or a certificate to trust", |e| {
+                matches!(
+                    e,
+                    AppEvent::Session { .. }
+                        | AppEvent::Connection {
+                            state: ConnectionState::Untrusted { .. },
+                            ..
+                        }
+                )
+            }) {
+                AppEvent::Session { session } => break session,
+                AppEvent::Connection {
+                    state: ConnectionState::Untrusted { fingerprint, .. },
+                    ..
+                } => self
+                    .invoke::<()>(command::TRUST, json!({ "fingerprint": fingerprint }))
+                    .expect("trust"),
+                _ => unreachable!(),
+            }
         };
         self.wait_state("connected", |s| *s == ConnectionState::Connected);
         session
+    }
+
+    /// Trusts the certificate a first contact shows.
+    fn trust_first_contact(&self) {
+        let ConnectionState::Untrusted { fingerprint, .. } = self
+            .wait_state("first contact", |s| {
+                matches!(s, ConnectionState::Untrusted { changed: false, .. })
+            })
+        else {
+            unreachable!()
+        };
+        self.invoke::<()>(command::TRUST, json!({ "fingerprint": fingerprint }))
+            .expect("trust");
     }
 
     fn send(&self, to: &str, content: &str) -> Result<SendOutcome, String> {
@@ -195,6 +232,7 @@ fn a_refused_username_is_reported_and_not_retried() {
         json!({"serverUrl": server.url, "username": "x".repeat(40)}),
     )
     .unwrap();
+    app.trust_first_contact();
     let state = app.wait_state("refusal", |s| matches!(s, ConnectionState::Refused { .. }));
     assert_eq!(
         state,
@@ -342,10 +380,24 @@ fn with_several_nodes_the_app_moves_to_a_live_one_when_its_node_dies() {
     let rt = rt();
     let redis = rt.block_on(natter_tests::redis::RedisServer::start());
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut nodes: Vec<TestServer> = dirs
-        .iter()
-        .map(|d| rt.block_on(TestServer::start(d.path(), &["--redis", &redis.url])))
-        .collect();
+    // The nodes share one certificate, as an operator's do: trusted once, valid on each.
+    let first = rt.block_on(TestServer::start(dirs[0].path(), &["--redis", &redis.url]));
+    let (cert, key) = (
+        dirs[0].path().join("cert.pem"),
+        dirs[0].path().join("key.pem"),
+    );
+    let shared = [
+        "--redis",
+        &redis.url,
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    let mut nodes = vec![first];
+    for d in &dirs[1..] {
+        nodes.push(rt.block_on(TestServer::start(d.path(), &shared)));
+    }
     let watcher = rt.block_on(SioClient::login(&nodes[2].url, "watcher"));
     let w = watcher.session.user_id.clone();
     let app_dir = tempfile::tempdir().unwrap();
@@ -401,5 +453,161 @@ fn with_several_nodes_the_app_moves_to_a_live_one_when_its_node_dies() {
         .chain((0..30).map(|i| format!("m{i}")))
         .collect();
     assert_eq!(contents, expected);
+    app.close();
+}
+
+#[test]
+fn a_server_is_trusted_on_first_contact_and_a_changed_certificate_blocks() {
+    let rt = rt();
+    let (srv_dir, app_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut server = rt.block_on(TestServer::start(srv_dir.path(), &[]));
+    let addr = server.addr.to_string();
+    let bob = rt.block_on(SioClient::login(&server.url, "bob"));
+    let app = TestApp::new(app_dir.path());
+
+    // Typed without a scheme: https. First contact shows the banner's fingerprint; nothing
+    // logs in until the person trusts it.
+    app.invoke::<()>(
+        command::LOGIN,
+        json!({"serverUrl": addr, "username": "alice"}),
+    )
+    .unwrap();
+    let shown = app.wait_state("a certificate to trust", |s| {
+        matches!(s, ConnectionState::Untrusted { .. })
+    });
+    assert_eq!(
+        shown,
+        ConnectionState::Untrusted {
+            fingerprint: server.fingerprint.clone().unwrap(),
+            changed: false
+        }
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !server.log().contains("alice"),
+        "nothing may be sent before the person trusts the certificate"
+    );
+    assert_eq!(
+        app.invoke::<()>(command::TRUST, json!({"fingerprint": "AB:CD"})),
+        Err(AppError::NothingToTrust.to_string()),
+        "only the fingerprint shown can be trusted"
+    );
+    app.invoke::<()>(
+        command::TRUST,
+        json!({"fingerprint": server.fingerprint.clone().unwrap()}),
+    )
+    .unwrap();
+    let connected = app.wait_for("connected", |e| {
+        matches!(
+            e,
+            AppEvent::Connection {
+                state: ConnectionState::Connected,
+                ..
+            }
+        )
+    });
+    assert!(matches!(
+        connected,
+        AppEvent::Connection { secure: true, .. }
+    ));
+    let saved = std::fs::read_to_string(app_dir.path().join("natter.json")).unwrap();
+    assert!(
+        saved.contains(server.fingerprint.as_deref().unwrap()),
+        "{saved}"
+    );
+
+    // The server comes back with another certificate: the app refuses to talk to it, keeps
+    // its session and what waits in the outbox.
+    rt.block_on(server.stop());
+    app.wait_state("offline", |s| matches!(s, ConnectionState::Offline { .. }));
+    app.send(&bob.session.user_id, "waiting").unwrap();
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::remove_file(srv_dir.path().join(f)).unwrap();
+    }
+    let log_before = server.log().len();
+    let server = rt.block_on(TestServer::start_at(srv_dir.path(), &addr, &[]));
+    let blocked = app.wait_state("changed certificate", |s| {
+        matches!(s, ConnectionState::Untrusted { .. })
+    });
+    let new_fp = server.fingerprint.clone().unwrap();
+    assert_eq!(
+        blocked,
+        ConnectionState::Untrusted {
+            fingerprint: new_fp.clone(),
+            changed: true
+        }
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !server.log()[log_before..].contains("authenticated"),
+        "nothing sent"
+    );
+    let saved = std::fs::read_to_string(app_dir.path().join("natter.json")).unwrap();
+    assert!(
+        saved.contains("sessionID") && saved.contains("waiting"),
+        "{saved}"
+    );
+
+    // Trusting the new one is a deliberate act; then the session resumes and the outbox goes.
+    app.invoke::<()>(command::TRUST, json!({"fingerprint": new_fp}))
+        .unwrap();
+    app.wait_state("resumed", |s| *s == ConnectionState::Connected);
+    app.wait_for(
+        "empty outbox",
+        |e| matches!(e, AppEvent::Outbox { entries } if entries.is_empty()),
+    );
+    app.close();
+}
+
+#[test]
+fn logout_revokes_the_session_on_the_server_and_accounts_sign_in() {
+    let rt = rt();
+    let (srv_dir, app_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = rt.block_on(TestServer::start(srv_dir.path(), &[]));
+    let app = TestApp::new(app_dir.path());
+    let me = app.login(&server.url, "alice");
+    app.invoke::<()>(command::SET_PASSWORD, json!({"password": "correct horse"}))
+        .unwrap();
+    let wrong = app.invoke::<()>(
+        command::SET_PASSWORD,
+        json!({"password": "another one", "currentPassword": "nope"}),
+    );
+    assert!(wrong.is_err(), "{wrong:?}");
+
+    let sid = std::fs::read_to_string(app_dir.path().join("natter.json")).unwrap();
+    assert!(sid.contains(&me.user_id));
+    app.invoke::<()>(command::LOGOUT, json!({})).unwrap();
+    app.wait_state("logged out", |s| *s == ConnectionState::LoggedOut);
+    // The server refuses the old session now.
+    let old = rt.block_on(SioClient::connect(
+        &server.url,
+        json!({"sessionID": me.session_id}),
+    ));
+    assert_eq!(old.err().as_deref(), Some("invalid username"));
+
+    // The same name from the app again needs the password; with it, the same identity.
+    app.invoke::<()>(
+        command::LOGIN,
+        json!({"serverUrl": server.url, "username": "alice"}),
+    )
+    .unwrap();
+    let refused = app.wait_state("refused", |s| matches!(s, ConnectionState::Refused { .. }));
+    assert_eq!(
+        refused,
+        ConnectionState::Refused {
+            reason: "password required".into()
+        }
+    );
+    app.invoke::<()>(
+        command::LOGIN,
+        json!({"serverUrl": server.url, "username": "alice", "password": "correct horse"}),
+    )
+    .unwrap();
+    let again = match app.wait_for("session", |e| matches!(e, AppEvent::Session { .. })) {
+        AppEvent::Session { session } => session,
+        _ => unreachable!(),
+    };
+    assert_eq!(again.user_id, me.user_id);
+    assert_ne!(again.session_id, me.session_id);
     app.close();
 }

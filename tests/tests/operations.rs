@@ -44,8 +44,16 @@ async fn healthz_answers_ok_and_the_version() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_connections_and_exits_cleanly() {
     let (_dir, mut server) = fresh_server(&[]).await;
-    let alice = SioClient::login(&server.url, "alice").await;
+    let mut alice = SioClient::login(&server.url, "alice").await;
     let status = server.stop().await;
+    // The client hears that it was disconnected (a socket.io DISCONNECT, not only the end
+    // of the transport, which rust_socketio does not report).
+    assert!(
+        alice
+            .client
+            .closed_within(std::time::Duration::from_secs(5))
+            .await
+    );
     assert!(status.success(), "exit status {status:?}\n{}", server.log());
     assert!(
         server.log().contains("closing every socket"),
