@@ -23,7 +23,7 @@ APT_PACKAGES=(
   # Tauri on Linux
   libwebkit2gtk-4.1-dev libssl-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   # real-window tests and several-node tests
-  xvfb xauth webkit2gtk-driver imagemagick redis-server
+  xvfb xauth webkit2gtk-driver imagemagick redis-server openssl
 )
 # Node may come from elsewhere (nodesource, nvm): only ask apt for it when there is none.
 command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)

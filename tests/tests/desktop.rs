@@ -154,6 +154,33 @@ async fn type_into(c: &Client, css: &str, value: &str) {
     el.send_keys(value).await.expect("type");
 }
 
+/// Waits until the login form is usable: the UI listens to the shell (button enabled) and
+/// the username field has taken the focus it asks for.
+async fn ready(c: &Client) {
+    eventually("login button enabled", || async {
+        find(c, "[data-testid=login]")
+            .await?
+            .is_enabled()
+            .await
+            .ok()?
+            .then_some(())
+    })
+    .await;
+    eventually("username focused", || async {
+        let focused = c.active_element().await.ok()?;
+        (focused.attr("data-testid").await.ok()?? == "username").then_some(())
+    })
+    .await;
+}
+
+async fn click_when_enabled(c: &Client, css: &str) {
+    eventually("enabled", || async {
+        find(c, css).await?.is_enabled().await.ok()?.then_some(())
+    })
+    .await;
+    click(c, css).await;
+}
+
 async fn click(c: &Client, css: &str) {
     let el = eventually(css, || find(c, css)).await;
     el.click().await.expect("click");
@@ -202,21 +229,27 @@ async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
     let driver = Driver::start(home.path()).await;
     let c = driver.launch(&app).await;
 
-    // Log in through the form.
+    // Log in through the form, once the page is ready (typing earlier races the username
+    // field's autofocus, which takes the keys).
+    ready(&c).await;
     type_into(&c, "[data-testid=server-url]", &addr).await;
     type_into(&c, "[data-testid=username]", "alice").await;
-    // The button is enabled once the UI listens to the shell.
-    eventually("login button enabled", || async {
-        find(&c, "[data-testid=login]")
+    click(&c, "[data-testid=login]").await;
+    // First contact: the fingerprint the server printed, and nothing sent until trusted.
+    let shown = eventually("fingerprint", || text(&c, "[data-testid=fingerprint]")).await;
+    assert_eq!(Some(shown.trim()), server.fingerprint.as_deref());
+    assert!(!server.log().contains("alice"), "logged in before trusting");
+    click(&c, "[data-testid=trust]").await;
+    status_contains(&c, "connected").await;
+    let secure = eventually("status security", || async {
+        find(&c, "[data-testid=status]")
             .await?
-            .is_enabled()
+            .attr("data-secure")
             .await
             .ok()?
-            .then_some(())
     })
     .await;
-    click(&c, "[data-testid=login]").await;
-    status_contains(&c, "connected").await;
+    assert_eq!(secure, "true");
     let me = eventually("own row", || async {
         find(&c, "[data-testid=user][data-username=alice]")
             .await?
@@ -320,4 +353,78 @@ async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
     c.close().await.ok();
     driver.stop().await;
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, tauri-driver and the built app: scripts/test.sh runs it"]
+async fn join_password_logout_and_a_changed_certificate_in_the_window() {
+    let app: PathBuf = std::env::var_os("NATTER_APP_BIN")
+        .expect("NATTER_APP_BIN: the app built by `tauri build --debug --no-bundle`")
+        .into();
+    let (srv_dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let join = home.path().join("join");
+    std::fs::write(&join, "open sesame\n").unwrap();
+    let args = ["--join-password-file", join.to_str().unwrap()];
+    let mut server = TestServer::start(srv_dir.path(), &args).await;
+    let addr = server.addr.to_string();
+    let driver = Driver::start(home.path()).await;
+    let c = driver.launch(&app).await;
+
+    // Without the join password the server says what is missing.
+    ready(&c).await;
+    type_into(&c, "[data-testid=server-url]", &addr).await;
+    type_into(&c, "[data-testid=username]", "erin").await;
+    type_into(&c, "[data-testid=password]", "correct horse").await;
+    click_when_enabled(&c, "[data-testid=login]").await;
+    click(&c, "[data-testid=trust]").await;
+    eventually("join password refusal", || async {
+        text(&c, "[data-testid=login-error]")
+            .await
+            .filter(|t| t.contains("join password required"))
+    })
+    .await;
+    type_into(&c, "[data-testid=join-password]", "open sesame").await;
+    click_when_enabled(&c, "[data-testid=login]").await;
+    status_contains(&c, "connected").await;
+
+    // Log out: the server revokes the session, the form comes back.
+    click(&c, "[data-testid=logout]").await;
+    eventually("login form", || find(&c, "[data-testid=login]")).await;
+    eventually("revoked on the server", || async {
+        server
+            .log()
+            .contains("session revoked by its owner")
+            .then_some(())
+    })
+    .await;
+
+    // The server is reinstalled with another certificate: the app blocks and says so.
+    server.stop().await;
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::remove_file(srv_dir.path().join(f)).unwrap();
+    }
+    let log_before = server.log().len();
+    let server = TestServer::start_at(srv_dir.path(), &addr, &args).await;
+    type_into(&c, "[data-testid=server-url]", &addr).await;
+    type_into(&c, "[data-testid=username]", "erin").await;
+    type_into(&c, "[data-testid=password]", "correct horse").await;
+    type_into(&c, "[data-testid=join-password]", "open sesame").await;
+    click_when_enabled(&c, "[data-testid=login]").await;
+    eventually("changed certificate", || async {
+        text(&c, "[data-testid=login-error]")
+            .await
+            .filter(|t| t.contains("certificate changed"))
+    })
+    .await;
+    let shown = eventually("new fingerprint", || text(&c, "[data-testid=fingerprint]")).await;
+    assert_eq!(Some(shown.trim()), server.fingerprint.as_deref());
+    assert!(
+        !server.log()[log_before..].contains("erin"),
+        "sent to a server whose certificate changed"
+    );
+    // Trusting it is deliberate; then the same account signs in.
+    click(&c, "[data-testid=trust]").await;
+    status_contains(&c, "connected").await;
+    c.close().await.ok();
+    driver.stop().await;
 }

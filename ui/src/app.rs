@@ -3,7 +3,7 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use natter_protocol::ipc::ConnectionState;
+use natter_protocol::ipc::{ConnectionState, LoginArgs, SetPasswordArgs};
 
 use crate::shell;
 use crate::state::{AppState, TimelineItem};
@@ -46,6 +46,8 @@ pub fn App() -> impl IntoView {
 fn Login(state: RwSignal<AppState>, listening: RwSignal<bool>) -> impl IntoView {
     let server = RwSignal::new(String::new());
     let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let join_password = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<String>);
     // Offer the last server used.
     Effect::new(move |_| {
@@ -60,9 +62,15 @@ fn Login(state: RwSignal<AppState>, listening: RwSignal<bool>) -> impl IntoView 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         local_error.set(None);
-        let (url, name) = (server.get_untracked(), username.get_untracked());
+        let optional = |s: String| (!s.is_empty()).then_some(s);
+        let args = LoginArgs {
+            server_url: server.get_untracked(),
+            username: username.get_untracked(),
+            password: optional(password.get_untracked()),
+            join_password: optional(join_password.get_untracked()),
+        };
         spawn_local(async move {
-            if let Err(e) = shell::login(url, name).await {
+            if let Err(e) = shell::login(args).await {
                 local_error.set(Some(e));
             }
         });
@@ -92,9 +100,22 @@ fn Login(state: RwSignal<AppState>, listening: RwSignal<bool>) -> impl IntoView 
                     <input data-testid="username" bind:value=username maxlength="32"
                         autocomplete="off" autofocus/>
                 </label>
+                <label>
+                    "Password"
+                    <input data-testid="password" type="password" bind:value=password
+                        autocomplete="current-password"/>
+                    <small class="hint">"Optional for a new name: protects it, and lets you sign in from another computer."</small>
+                </label>
+                <label>
+                    "Join password"
+                    <input data-testid="join-password" type="password" bind:value=join_password
+                        autocomplete="off"/>
+                    <small class="hint">"Only if the server's operator gave you one."</small>
+                </label>
                 <Show when=move || error().is_some()>
                     <p class="error" data-testid="login-error" role="alert">{move || error()}</p>
                 </Show>
+                <TrustPrompt state local_error/>
                 <button data-testid="login" type="submit" disabled=busy>
                     {move || {
                         if !listening.get() {
@@ -111,6 +132,45 @@ fn Login(state: RwSignal<AppState>, listening: RwSignal<bool>) -> impl IntoView 
     }
 }
 
+/// The certificate the server presents, for the person to compare with what its operator
+/// told them (the server prints it at start) before anything is sent.
+#[component]
+fn TrustPrompt(state: RwSignal<AppState>, local_error: RwSignal<Option<String>>) -> impl IntoView {
+    let prompt = move || state.with(|s| s.trust_prompt());
+    let trust = move |_| {
+        let Some((fingerprint, _)) = state.with_untracked(|s| s.trust_prompt()) else {
+            return;
+        };
+        spawn_local(async move {
+            if let Err(e) = shell::trust(fingerprint).await {
+                local_error.set(Some(e));
+            }
+        });
+    };
+    view! {
+        <Show when=move || prompt().is_some()>
+            <div class="trust" role="dialog">
+                <p>
+                    {move || if prompt().is_some_and(|p| p.1) {
+                        "The server now presents this certificate:"
+                    } else {
+                        "First connection to this server. Its certificate fingerprint (SHA-256) is:"
+                    }}
+                </p>
+                <code data-testid="fingerprint">{move || prompt().map(|p| p.0)}</code>
+                <p class="hint">"Compare it with the one the server printed when it started (ask whoever runs it)."</p>
+                <button data-testid="trust" type="button" on:click=trust>
+                    {move || if prompt().is_some_and(|p| p.1) {
+                        "Trust the new certificate"
+                    } else {
+                        "It matches — trust this server"
+                    }}
+                </button>
+            </div>
+        </Show>
+    }
+}
+
 #[component]
 fn Chat(state: RwSignal<AppState>) -> impl IntoView {
     let my_name = move || {
@@ -121,6 +181,7 @@ fn Chat(state: RwSignal<AppState>) -> impl IntoView {
         })
     };
     let online = move || state.with(|s| s.is_online());
+    let show_settings = RwSignal::new(false);
     let rows = move || {
         state.with(|s| {
             s.users()
@@ -145,15 +206,24 @@ fn Chat(state: RwSignal<AppState>) -> impl IntoView {
                     <div class="avatar">{move || initial(&my_name())}</div>
                     <div class="me-text">
                         <div class="me-name">{my_name}</div>
-                        <div class="status" data-testid="status" class:online=online>
+                        <div class="status" data-testid="status" class:online=online
+                            data-secure=move || state.with(|s| s.secure.to_string())>
                             {move || state.with(|s| s.status_text())}
+                            {move || format!(" · {}", state.with(|s| s.security_text()))}
                         </div>
                     </div>
-                    <button class="logout" title="Log out"
+                    <button class="settings-toggle" title="Settings" data-testid="settings"
+                        on:click=move |_| show_settings.update(|v| *v = !*v)>
+                        "⚙"
+                    </button>
+                    <button class="logout" title="Log out" data-testid="logout"
                         on:click=move |_| spawn_local(async { let _ = shell::logout().await; })>
                         "Log out"
                     </button>
                 </header>
+                <Show when=move || show_settings.get()>
+                    <Settings/>
+                </Show>
                 <ul class="users">
                     <For each=rows key=|r| r.clone() let(row)>
                         <UserRow state row/>
@@ -167,6 +237,44 @@ fn Chat(state: RwSignal<AppState>) -> impl IntoView {
                 </Show>
             </section>
         </div>
+    }
+}
+
+/// Setting or changing one's password (needed to sign in from another computer).
+#[component]
+fn Settings() -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Result<(), String>>);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let current_password = Some(current.get_untracked()).filter(|c| !c.is_empty());
+        let args = SetPasswordArgs {
+            password: new.get_untracked(),
+            current_password,
+        };
+        spawn_local(async move {
+            let result = shell::set_password(args).await;
+            if result.is_ok() {
+                current.set(String::new());
+                new.set(String::new());
+            }
+            outcome.set(Some(result));
+        });
+    };
+    view! {
+        <form class="settings" data-testid="settings-panel" on:submit=submit>
+            <h2>"Password"</h2>
+            <input data-testid="current-password" type="password" bind:value=current
+                placeholder="Current password (if you have one)" autocomplete="current-password"/>
+            <input data-testid="new-password" type="password" bind:value=new
+                placeholder="New password (8 characters or more)" autocomplete="new-password"/>
+            <button data-testid="set-password" type="submit">"Set password"</button>
+            {move || outcome.get().map(|r| match r {
+                Ok(()) => view! { <p class="ok" data-testid="password-result">"Password saved."</p> }.into_any(),
+                Err(e) => view! { <p class="error" data-testid="password-result" role="alert">{e}</p> }.into_any(),
+            })}
+        </form>
     }
 }
 

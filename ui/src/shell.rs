@@ -3,7 +3,8 @@
 
 use natter_protocol::MessagePage;
 use natter_protocol::ipc::{
-    AppEvent, EVENT, FetchOlderArgs, LoginArgs, SendArgs, SendOutcome, command,
+    AppEvent, EVENT, FetchOlderArgs, LoginArgs, SendArgs, SendOutcome, SetPasswordArgs, TrustArgs,
+    command,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -68,15 +69,16 @@ pub async fn start() -> Result<(), String> {
     invoke(command::START, &NoArgs {}).await
 }
 
-pub async fn login(server_url: String, username: String) -> Result<(), String> {
-    invoke(
-        command::LOGIN,
-        &LoginArgs {
-            server_url,
-            username,
-        },
-    )
-    .await
+pub async fn login(args: LoginArgs) -> Result<(), String> {
+    invoke(command::LOGIN, &args).await
+}
+
+pub async fn trust(fingerprint: String) -> Result<(), String> {
+    invoke(command::TRUST, &TrustArgs { fingerprint }).await
+}
+
+pub async fn set_password(args: SetPasswordArgs) -> Result<(), String> {
+    invoke(command::SET_PASSWORD, &args).await
 }
 
 pub async fn send(to: String, content: String) -> Result<SendOutcome, String> {

@@ -32,6 +32,8 @@ pub enum TimelineItem {
 pub struct AppState {
     pub connection: ConnectionState,
     pub server_url: Option<String>,
+    /// The server in use is reached over TLS with a pinned certificate.
+    pub secure: bool,
     pub me: Option<Session>,
     /// Self first, then by name (case-insensitive), then by id.
     users: Vec<UserView>,
@@ -44,6 +46,7 @@ impl Default for AppState {
         Self {
             connection: ConnectionState::LoggedOut,
             server_url: None,
+            secure: false,
             me: None,
             users: Vec::new(),
             selected: None,
@@ -98,6 +101,31 @@ impl AppState {
             ),
             ConnectionState::Refused { reason } => format!("Refused: {reason}"),
             ConnectionState::Unreachable { reason } => format!("Unreachable: {reason}"),
+            ConnectionState::Untrusted { changed: true, .. } => {
+                "Blocked: the server's certificate changed".into()
+            }
+            ConnectionState::Untrusted { .. } => "Waiting for you to trust the server".into(),
+        }
+    }
+
+    /// What the status line adds about encryption.
+    pub fn security_text(&self) -> &'static str {
+        if self.secure {
+            "encrypted"
+        } else {
+            "not encrypted"
+        }
+    }
+
+    /// The certificate the person must decide about: its fingerprint, and whether it
+    /// replaces one they trusted before.
+    pub fn trust_prompt(&self) -> Option<(String, bool)> {
+        match &self.connection {
+            ConnectionState::Untrusted {
+                fingerprint,
+                changed,
+            } => Some((fingerprint.clone(), *changed)),
+            _ => None,
         }
     }
 
@@ -106,6 +134,12 @@ impl AppState {
         match &self.connection {
             ConnectionState::Refused { reason } => Some(reason.clone()),
             ConnectionState::Unreachable { reason } => Some(reason.clone()),
+            ConnectionState::Untrusted { changed: true, .. } => Some(
+                "The server's certificate changed. Nothing was sent. If you did not expect \
+                 this (the server was not reinstalled), someone may be listening in: check the \
+                 fingerprint with whoever runs the server before trusting it."
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -117,10 +151,15 @@ impl AppState {
     /// Applies one event from the shell.
     pub fn apply(&mut self, event: AppEvent) {
         match event {
-            AppEvent::Connection { state, server_url } => {
+            AppEvent::Connection {
+                state,
+                server_url,
+                secure,
+            } => {
                 if server_url.is_some() {
                     self.server_url = server_url;
                 }
+                self.secure = secure;
                 if state == ConnectionState::LoggedOut {
                     self.me = None;
                     self.users.clear();
@@ -149,6 +188,21 @@ impl AppState {
             AppEvent::UserDisconnected { user_id } => {
                 if let Some(u) = self.user_mut(&user_id) {
                     u.connected = false;
+                }
+            }
+            AppEvent::UserRenamed { user_id, username } => {
+                if let Some(u) = self.user_mut(&user_id) {
+                    u.username = username.clone();
+                }
+                if let Some(me) = self.me.as_mut().filter(|m| m.user_id == user_id) {
+                    me.username = username;
+                }
+                self.sort();
+            }
+            AppEvent::UserRemoved { user_id } => {
+                self.users.retain(|u| u.user_id != user_id);
+                if self.selected.as_deref() == Some(user_id.as_str()) {
+                    self.selected = None;
                 }
             }
             AppEvent::Message { message } | AppEvent::Acked { message } => {
@@ -339,6 +393,7 @@ mod tests {
         s.apply(AppEvent::Connection {
             state: ConnectionState::Connected,
             server_url: Some("http://h:3000".into()),
+            secure: false,
         });
         s.apply(AppEvent::Users {
             users: vec![
@@ -541,6 +596,7 @@ mod tests {
                 retry_in_ms: 1500,
             },
             server_url: None,
+            secure: false,
         });
         assert!(!s.shows_login(), "offline keeps the chat");
         assert!(!s.is_online());
@@ -549,6 +605,7 @@ mod tests {
         s.apply(AppEvent::Connection {
             state: ConnectionState::Reconnecting { attempt: 3 },
             server_url: None,
+            secure: false,
         });
         assert!(s.status_text().contains("attempt 3"));
         s.apply(AppEvent::Connection {
@@ -556,14 +613,69 @@ mod tests {
                 reason: "invalid username".into(),
             },
             server_url: None,
+            secure: false,
         });
         assert!(s.shows_login());
         assert_eq!(s.login_error().as_deref(), Some("invalid username"));
         s.apply(AppEvent::Connection {
             state: ConnectionState::LoggedOut,
             server_url: None,
+            secure: false,
         });
         assert!(s.me.is_none() && s.users().is_empty());
+    }
+
+    #[test]
+    fn an_untrusted_certificate_is_a_decision_for_the_person() {
+        let mut s = logged_in();
+        s.apply(AppEvent::Connection {
+            state: ConnectionState::Connected,
+            server_url: None,
+            secure: true,
+        });
+        assert_eq!(s.security_text(), "encrypted");
+        s.apply(AppEvent::Connection {
+            state: ConnectionState::Untrusted {
+                fingerprint: "AB:CD".into(),
+                changed: true,
+            },
+            server_url: None,
+            secure: true,
+        });
+        assert!(s.shows_login(), "the decision is made at the login screen");
+        assert_eq!(s.trust_prompt(), Some(("AB:CD".into(), true)));
+        assert!(s.login_error().unwrap().contains("certificate changed"));
+        assert!(s.status_text().contains("certificate changed"));
+        s.apply(AppEvent::Connection {
+            state: ConnectionState::Untrusted {
+                fingerprint: "AB:CD".into(),
+                changed: false,
+            },
+            server_url: None,
+            secure: true,
+        });
+        assert_eq!(s.login_error(), None, "a first contact is no error");
+    }
+
+    #[test]
+    fn renames_and_removals_update_the_list() {
+        let mut s = logged_in();
+        s.select("a");
+        s.apply(AppEvent::UserRenamed {
+            user_id: "a".into(),
+            username: "Aaron".into(),
+        });
+        assert_eq!(s.user("a").unwrap().username, "Aaron");
+        s.apply(AppEvent::UserRemoved {
+            user_id: "a".into(),
+        });
+        assert!(s.user("a").is_none());
+        assert_eq!(s.selected, None);
+        s.apply(AppEvent::UserRenamed {
+            user_id: "me".into(),
+            username: "Me Myself".into(),
+        });
+        assert_eq!(s.me.as_ref().unwrap().username, "Me Myself");
     }
 
     #[test]
