@@ -29,16 +29,18 @@ pub struct HistoryPoint {
 pub async fn seed(dir: &Path, total: u64) -> f64 {
     let store = Arc::new(SqliteStore::open(dir).expect("open store"));
     store
-        .create_session(SESSION, "me", "me")
+        .create_user(new_user(SESSION, "me"))
         .await
-        .expect("session");
+        .expect("store")
+        .expect("a free name");
     let user = |i: usize| format!("u{i}");
     for i in 0..PEERS + OTHERS {
         let sid = format!("bench-session-{i:020}");
         store
-            .create_session(&sid, &user(i), &user(i))
+            .create_user(new_user(&sid, &user(i)))
             .await
-            .expect("session");
+            .expect("store")
+            .expect("a free name");
     }
     let own = (PEERS * PER_PEER) as u64;
     let started = Instant::now();
@@ -77,6 +79,15 @@ pub async fn seed(dir: &Path, total: u64) -> f64 {
     total as f64 / started.elapsed().as_secs_f64().max(1e-9)
 }
 
+fn new_user(session_id: &str, name: &str) -> natter_server::store::NewUser {
+    natter_server::store::NewUser {
+        session_id: session_id.into(),
+        user_id: name.into(),
+        username: name.into(),
+        password_hash: None,
+    }
+}
+
 /// Logs in `samples` times as the measured user and returns (p50, p95) in ms.
 pub async fn measure(server: &ServerProcess, samples: usize) -> (f64, f64) {
     let mut times = Vec::with_capacity(samples);
@@ -87,7 +98,7 @@ pub async fn measure(server: &ServerProcess, samples: usize) -> (f64, f64) {
         // Resume as the measured user: auth by sessionID.
         let auth = natter_protocol::Auth {
             session_id: Some(SESSION.into()),
-            username: None,
+            ..Default::default()
         };
         let tx = crate::client::spawn(0, server.addr, &auth, clock, reports);
         loop {

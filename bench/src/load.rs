@@ -79,7 +79,7 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
             let addr = cfg.addrs[i % cfg.addrs.len()];
             let auth = Auth {
                 username: Some(format!("bench{i}")),
-                session_id: None,
+                ..Auth::default()
             };
             client::spawn(i, addr, &auth, clock, reports_tx.clone())
         })

@@ -198,7 +198,7 @@ async fn a_silent_connection_is_closed_after_the_header_timeout() {
     let mut buf = [0u8; 64];
     // Whatever it says before (a 408 or nothing), the server must end it: a read that
     // returns at all means the connection was answered and closed.
-    let _ = tokio::time::timeout(Duration::from_secs(20), async {
+    tokio::time::timeout(Duration::from_secs(20), async {
         while let Ok(n) = tcp.read(&mut buf).await {
             if n == 0 {
                 break;
