@@ -21,6 +21,8 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// The server process, for its memory figures.
     pub server_pid: Option<u32>,
+    /// Connect over TLS (wss).
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -81,7 +83,7 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
                 username: Some(format!("bench{i}")),
                 ..Auth::default()
             };
-            client::spawn(i, addr, &auth, clock, reports_tx.clone())
+            client::spawn(i, addr, cfg.tls, &auth, clock, reports_tx.clone())
         })
         .collect();
     drop(reports_tx);

@@ -42,6 +42,9 @@ enum Command {
         /// The server's process id, for its memory figures.
         #[arg(long)]
         server_pid: Option<u32>,
+        /// Connect over TLS (a server without --no-tls).
+        #[arg(long)]
+        tls: bool,
     },
     /// natter-server against the Node baseline over a sweep of loads; writes a Markdown report.
     Sweep {
@@ -70,6 +73,7 @@ async fn main() {
             rate,
             seconds,
             server_pid,
+            tls,
         } => {
             let r = load::run(&load::LoadConfig {
                 addrs: addr,
@@ -77,6 +81,7 @@ async fn main() {
                 rate,
                 duration: Duration::from_secs(seconds),
                 server_pid,
+                tls,
             })
             .await;
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());

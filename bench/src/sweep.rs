@@ -72,6 +72,7 @@ async fn point(
         rate,
         duration,
         server_pid: Some(server.pid),
+        tls: false,
     })
     .await;
     server.stop().await;
