@@ -57,6 +57,9 @@ impl Credentials {
     }
 }
 
+/// How long a request the server acks (`fetch messages`, `set password`) may take.
+const SERVER_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// How long a logout waits for the server to confirm the revocation.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -134,6 +137,19 @@ impl Connection {
         rx.await.map_err(|_| AppError::Stopped)
     }
 
+    /// Asks the manager for something the server answers (an ack): the manager hands back a
+    /// receiver at once and keeps serving; the answer is awaited here, bounded.
+    async fn ask_server<T>(
+        &self,
+        input: impl FnOnce(Responder<oneshot::Receiver<Result<T, AppError>>>) -> Input,
+    ) -> Result<T, AppError> {
+        let rx = self.ask(input).await?;
+        tokio::time::timeout(SERVER_ANSWER_TIMEOUT, rx)
+            .await
+            .map_err(|_| AppError::Timeout)?
+            .map_err(|_| AppError::Stopped)?
+    }
+
     /// (Re)sends the whole state as events and resumes a saved session.
     pub async fn start(&self) -> Result<(), AppError> {
         self.ask(|reply| Input::Start { reply }).await
@@ -175,17 +191,12 @@ impl Connection {
     ) -> Result<(), AppError> {
         let (password, current_password) =
             (password.to_owned(), current_password.map(str::to_owned));
-        let rx = self
-            .ask(|reply| Input::SetPassword {
-                password,
-                current_password,
-                reply,
-            })
-            .await?;
-        tokio::time::timeout(Duration::from_secs(15), rx)
-            .await
-            .map_err(|_| AppError::Timeout)?
-            .map_err(|_| AppError::Stopped)?
+        self.ask_server(|reply| Input::SetPassword {
+            password,
+            current_password,
+            reply,
+        })
+        .await
     }
 
     /// Queues a message; returns the stored message once acked, or `Queued` while offline.
@@ -204,17 +215,12 @@ impl Connection {
         before: Option<u64>,
     ) -> Result<MessagePage, AppError> {
         let with = with.to_owned();
-        let rx = self
-            .ask(|reply| Input::FetchOlder {
-                with,
-                before,
-                reply,
-            })
-            .await?;
-        tokio::time::timeout(Duration::from_secs(15), rx)
-            .await
-            .map_err(|_| AppError::Timeout)?
-            .map_err(|_| AppError::Stopped)?
+        self.ask_server(|reply| Input::FetchOlder {
+            with,
+            before,
+            reply,
+        })
+        .await
     }
 
     /// Revokes the session on the server (when connected), then forgets it and the outbox
@@ -1079,7 +1085,7 @@ impl Manager {
             .emit_with_ack(
                 event::SET_PASSWORD,
                 payload,
-                Duration::from_secs(15),
+                SERVER_ANSWER_TIMEOUT,
                 move |p, _| {
                     let reply = on_ack.clone();
                     async move {
@@ -1119,7 +1125,7 @@ impl Manager {
             .emit_with_ack(
                 event::FETCH_MESSAGES,
                 payload,
-                Duration::from_secs(15),
+                SERVER_ANSWER_TIMEOUT,
                 move |p, _| {
                     let tx = tx.clone();
                     async move {

@@ -169,31 +169,15 @@ impl RedisStore {
                     .await?;
             }
         }
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg("natter:session:*")
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await?;
-            for key in keys {
-                let uid: Option<String> =
-                    redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
-                if let (Some(uid), Some(hash)) = (uid, key.strip_prefix("natter:session:")) {
-                    redis::cmd("SADD")
-                        .arg(user_sessions_key(&uid))
-                        .arg(hash)
-                        .query_async::<()>(&mut conn)
-                        .await?;
-                }
+        for key in self.scan("natter:session:*").await? {
+            let uid: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+            if let (Some(uid), Some(hash)) = (uid, key.strip_prefix("natter:session:")) {
+                redis::cmd("SADD")
+                    .arg(user_sessions_key(&uid))
+                    .arg(hash)
+                    .query_async::<()>(&mut conn)
+                    .await?;
             }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
         }
         redis::cmd("SET")
             .arg(SCHEMA_KEY)
@@ -202,6 +186,28 @@ impl RedisStore {
             .await?;
         tracing::info!(users = ids.len(), "redis data upgraded to schema {SCHEMA}");
         Ok(())
+    }
+
+    /// Every key matching `pattern` (SCAN, so Redis keeps serving meanwhile). For rare
+    /// operations only: migrations and removals.
+    async fn scan(&self, pattern: &str) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn.clone();
+        let (mut cursor, mut all) = (0u64, Vec::new());
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            all.extend(keys);
+            if next == 0 {
+                return Ok(all);
+            }
+            cursor = next;
+        }
     }
 
     /// Drops the cached names if another node renamed or removed someone since.
@@ -516,26 +522,15 @@ impl Store for RedisStore {
             .del(user_key(user_id));
         pipe.query_async::<()>(&mut conn).await?;
         // Its idempotency keys hold copies of what it sent.
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("natter:client:{user_id}:*"))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
+        for keys in self
+            .scan(&format!("natter:client:{user_id}:*"))
+            .await?
+            .chunks(1000)
+        {
+            redis::cmd("DEL")
+                .arg(keys)
+                .query_async::<()>(&mut conn)
                 .await?;
-            if !keys.is_empty() {
-                redis::cmd("DEL")
-                    .arg(keys)
-                    .query_async::<()>(&mut conn)
-                    .await?;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
         }
         self.names
             .write()
