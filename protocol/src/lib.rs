@@ -289,6 +289,10 @@ pub enum ErrorCode {
     InvalidPassword,
     /// `set password`: another identity holds the same name; an operator must rename first.
     NameShared,
+    /// Too many messages too fast: send again after `retryAfterMs`.
+    RateLimited,
+    /// The content holds control characters (other than newline and tab).
+    InvalidContent,
 }
 
 /// An error ack: `{error: "<reason>", code}`. `error` is the guide-style human text.
@@ -296,6 +300,13 @@ pub enum ErrorCode {
 pub struct ErrorReply {
     pub error: String,
     pub code: ErrorCode,
+    /// With `rate_limited`: when to try again, in milliseconds.
+    #[serde(
+        rename = "retryAfterMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_after_ms: Option<u64>,
 }
 
 /// What an ack carries: the result, or `{error, code}`.
@@ -399,6 +410,13 @@ pub fn is_invisible_or_bidi(c: char) -> bool {
         || FORMAT_CHARACTERS
             .iter()
             .any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// Whether message content may hold `c`: no C0 or C1 control characters but newline and tab
+/// (they would ring bells or move the cursor in terminals and logs). Bidi controls are kept:
+/// clients render each message isolated so they cannot reorder what is around it.
+pub fn allowed_in_content(c: char) -> bool {
+    c == '\n' || c == '\t' || !c.is_control()
 }
 
 /// Trims a username and checks it: 1–[`USERNAME_MAX_CHARS`] characters, no control, format or

@@ -117,6 +117,13 @@ impl Throttle {
     }
 }
 
+impl Throttle {
+    /// Never refuses (`--no-limits`).
+    pub fn unlimited() -> Self {
+        Self::new(u32::MAX, Duration::from_secs(1))
+    }
+}
+
 impl Default for Throttle {
     /// Ten failures a minute: far more than a person mistyping, far too few to guess.
     fn default() -> Self {

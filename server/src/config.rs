@@ -73,6 +73,23 @@ pub struct Config {
     )]
     pub join_password: Option<String>,
 
+    /// Open connections one client address may hold (a person's app holds one or two).
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+
+    /// Private messages one user may send per second, sustained; bursts up to
+    /// --message-burst (an outbox flushed after a reconnect) pass.
+    #[arg(long, env = "NATTER_MESSAGES_PER_SECOND", default_value_t = 20)]
+    pub messages_per_second: u32,
+
+    /// Private messages one user may send at once before the rate applies.
+    #[arg(long, env = "NATTER_MESSAGE_BURST", default_value_t = 200)]
+    pub message_burst: u32,
+
+    /// Lift the rate limits and per-address caps (benchmarks, trusted test rigs).
+    #[arg(long, env = "NATTER_NO_LIMITS", value_parser = BoolishValueParser::new())]
+    pub no_limits: bool,
+
     /// New accounts must have a password.
     #[arg(long, env = "NATTER_REQUIRE_PASSWORD", value_parser = BoolishValueParser::new())]
     pub require_password: bool,

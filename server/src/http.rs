@@ -56,6 +56,7 @@ pub struct Server {
     router: Router,
     close: Closer,
     tls: Option<Tls>,
+    max_connections_per_ip: Option<usize>,
     /// Held for the process's life: the data dir's lock.
     _data_dir: DataDir,
 }
@@ -120,6 +121,7 @@ impl Server {
             router,
             close,
             tls,
+            max_connections_per_ip: (!config.no_limits).then_some(config.max_connections_per_ip),
             _data_dir: data_dir,
         })
     }
@@ -140,7 +142,18 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let tls = self.tls.map(|t| t.config);
-        crate::serve::run(self.listener, self.router, tls, shutdown, self.close).await?;
+        handlers::messages::spawn_rate_limit_summary(std::time::Duration::from_secs(10));
+        crate::serve::run(
+            self.listener,
+            self.router,
+            crate::serve::Options {
+                tls,
+                max_connections_per_ip: self.max_connections_per_ip,
+            },
+            shutdown,
+            self.close,
+        )
+        .await?;
         Ok(())
     }
 }
@@ -199,10 +212,24 @@ fn closer<A: socketioxide::adapter::Adapter>(io: SocketIo<A>) -> Closer {
 
 const SOCKET_BUFFER_PACKETS: usize = 16 * 1024;
 
+/// How long a client has between opening the engine.io session and its socket.io CONNECT.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The largest packet a client may send: a message at `--max-message-bytes` with every
+/// character escaped in JSON, plus its envelope. Enforced by the transports before anything
+/// is parsed (tungstenite for websockets, engineioxide for polling), also before the
+/// handshake.
+pub fn max_packet_bytes(max_message_bytes: usize) -> usize {
+    max_message_bytes.saturating_mul(2).saturating_add(4096)
+}
+
 fn socket_io(config: &Config) -> socketioxide::SocketIoBuilder {
-    let max_payload = (config.max_message_bytes as u64 * 2 + 4096).max(100_000);
+    let max_packet = max_packet_bytes(config.max_message_bytes);
     SocketIo::builder()
-        .max_payload(max_payload)
+        .max_payload(max_packet as u64)
+        .ws_max_message_size(max_packet)
+        .ws_max_frame_size(max_packet)
+        .connect_timeout(CONNECT_TIMEOUT)
         // Packets queued per socket before emits to it fail. The default (128) overflows when
         // hundreds of people log in at once (each login is one `user connected` to everyone);
         // the queue only takes memory while it is full.

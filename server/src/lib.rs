@@ -8,6 +8,7 @@
 //! - [`serve`]: the accept loop (TLS, timeouts, client addresses, graceful shutdown).
 //! - [`datadir`]: the private, locked data dir.
 //! - [`admin`]: operator commands over a Unix socket in the data dir.
+//! - [`limits`]: rate limits (token buckets).
 //! - [`store`]: sessions, users, presence and messages behind one trait.
 //! - [`presence`]: ordering of one user's online/offline transitions.
 //! - [`http`]: the axum router (socket.io layer, `/healthz`, CORS) and serving.
@@ -21,6 +22,7 @@ pub mod datadir;
 pub mod handlers;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod presence;
 pub mod serve;
 pub mod store;
@@ -37,6 +39,8 @@ pub struct Limits {
     pub max_message_bytes: usize,
     pub history_per_chat: u32,
     pub max_page: u32,
+    /// Messages per second and burst per user; `None` with `--no-limits`.
+    pub message_rate: Option<(u32, u32)>,
 }
 
 impl From<&Config> for Limits {
@@ -45,6 +49,7 @@ impl From<&Config> for Limits {
             max_message_bytes: c.max_message_bytes,
             history_per_chat: c.history_per_chat,
             max_page: c.max_page(),
+            message_rate: (!c.no_limits).then_some((c.messages_per_second, c.message_burst)),
         }
     }
 }
@@ -68,6 +73,8 @@ pub struct AppInner {
     pub limits: Limits,
     pub auth: JoinPolicy,
     pub throttle: accounts::Throttle,
+    /// Messages per user; `None` without limits.
+    pub message_rate: Option<limits::Buckets>,
     pub presence: presence::PresenceLocks,
 }
 
@@ -75,9 +82,16 @@ impl AppState {
     pub fn new(store: Arc<dyn store::Store>, limits: Limits, auth: JoinPolicy) -> Self {
         Self(Arc::new(AppInner {
             store,
+            message_rate: limits
+                .message_rate
+                .map(|(rate, burst)| limits::Buckets::new(rate, burst)),
+            throttle: if limits.message_rate.is_some() {
+                accounts::Throttle::default()
+            } else {
+                accounts::Throttle::unlimited()
+            },
             limits,
             auth,
-            throttle: accounts::Throttle::default(),
             presence: presence::PresenceLocks::default(),
         }))
     }

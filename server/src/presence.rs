@@ -65,3 +65,8 @@ mod tests {
             .unwrap();
     }
 }
+
+/// Marks, in a socket's extensions, that its disconnect handler ran before its connect handler
+/// joined anything: the connect handler then does nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Left;

@@ -5,9 +5,11 @@
 //! header timeout ever fires: an idle or trickling connection is kept for ever) and has no place
 //! for a TLS handshake.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -31,16 +33,116 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs before in-flight requests are drained (closes the socket.io sockets).
 pub type Closer = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
+/// How connections are taken.
+pub struct Options {
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Open connections one client address may hold; `None`: no cap.
+    pub max_connections_per_ip: Option<usize>,
+}
+
+/// Open connections per client address; a connection holds its [`AddrSlot`] while it lives.
+#[derive(Default)]
+struct PerAddr(Mutex<HashMap<IpAddr, usize>>);
+
+struct AddrSlot {
+    map: Arc<PerAddr>,
+    ip: IpAddr,
+}
+
+impl PerAddr {
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddrSlot> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(AddrSlot {
+            map: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddrSlot {
+    fn drop(&mut self) {
+        let mut map = self.map.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A stream that holds its address's slot for as long as it is open.
+struct Counted<S> {
+    inner: S,
+    _slot: Option<AddrSlot>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Refusals of the per-address cap, logged as a count now and then rather than a line each.
+static CAPPED: AtomicU64 = AtomicU64::new(0);
+
 /// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, runs
 /// `close`, and waits (bounded) for requests in flight.
 pub async fn run(
     listener: TcpListener,
     router: Router,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
     close: Closer,
 ) -> std::io::Result<()> {
-    let acceptor = tls.map(TlsAcceptor::from);
+    let acceptor = options.tls.map(TlsAcceptor::from);
+    let per_addr = Arc::new(PerAddr::default());
+    let mut last_report = std::time::Instant::now();
     // Tells connections to finish (graceful shutdown); each holds a `done` sender, so the
     // receiver sees the channel close once the last one has ended.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -63,6 +165,26 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        let slot = match options.max_connections_per_ip {
+            Some(max) => match per_addr.take(peer.ip(), max) {
+                Some(slot) => Some(slot),
+                None => {
+                    CAPPED.fetch_add(1, Ordering::Relaxed);
+                    if last_report.elapsed() >= Duration::from_secs(10) {
+                        last_report = std::time::Instant::now();
+                        let n = CAPPED.swap(0, Ordering::Relaxed);
+                        tracing::warn!(
+                            refused = n,
+                            last = %peer.ip(),
+                            "connections refused: over --max-connections-per-ip"
+                        );
+                    }
+                    drop(tcp);
+                    continue;
+                }
+            },
+            None => None,
+        };
         // Without TCP_NODELAY, Nagle + delayed ACK holds about 1% of small frames ~40 ms.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
@@ -72,6 +194,11 @@ pub async fn run(
             _done: done_tx.clone(),
         };
         let (router, http, acceptor) = (router.clone(), http.clone(), acceptor.clone());
+        // The slot lives in the stream: an upgraded websocket outlives this HTTP connection.
+        let tcp = Counted {
+            inner: tcp,
+            _slot: slot,
+        };
         tokio::spawn(async move {
             match acceptor {
                 None => serve_connection(tcp, peer, router, http, watcher).await,

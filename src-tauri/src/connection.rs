@@ -1007,6 +1007,7 @@ impl Manager {
             .map_err(|e| natter_protocol::ErrorReply {
                 error: format!("unexpected answer: {e}"),
                 code: ErrorCode::Unavailable,
+                retry_after_ms: None,
             })
             .and_then(Reply::into_result);
         match reply {
@@ -1023,6 +1024,13 @@ impl Manager {
             Err(e) if e.code == ErrorCode::Unavailable => {
                 // The server could not store it now: keep it and try again shortly.
                 self.after(self.timing.backoff_min, Input::Pump);
+                return;
+            }
+            Err(e) if e.code == ErrorCode::RateLimited => {
+                // Sent too fast (an outbox flushed at once): keep it, try when told.
+                let wait = Duration::from_millis(e.retry_after_ms.unwrap_or(1000).min(60_000));
+                tracing::info!(?wait, "rate limited by the server");
+                self.after(wait, Input::Pump);
                 return;
             }
             Err(e) => {

@@ -66,10 +66,15 @@ impl RawSocket {
 
     /// Sends one engine.io text packet, e.g. `40{"username":"x"}` or `42["event",{}]`.
     pub async fn send(&mut self, packet: &str) {
+        self.try_send(packet).await.expect("send packet");
+    }
+
+    /// Like [`RawSocket::send`], for packets the server may refuse by closing the connection.
+    pub async fn try_send(&mut self, packet: &str) -> Result<(), String> {
         self.ws
             .send(Message::text(packet.to_owned()))
             .await
-            .expect("send packet");
+            .map_err(|e| e.to_string())
     }
 
     /// The next text packet, answering pings; `None` once the server closed the connection.

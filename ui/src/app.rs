@@ -464,7 +464,7 @@ fn MessageRow(item: TimelineItem, online: Signal<bool>) -> impl IntoView {
             <div data-testid="message" data-from-self=from_self.to_string()
                 data-message-id=message.id.to_string()
                 class="msg" class:self=from_self>
-                <div class="bubble">{message.content}</div>
+                <div class="bubble" dir="auto">{message.content}</div>
                 <div class="meta">
                     {clock(message.ts)}
                     {from_self.then(|| view! { <span class="tick" title="sent">" ✓"</span> })}
@@ -474,7 +474,7 @@ fn MessageRow(item: TimelineItem, online: Signal<bool>) -> impl IntoView {
         .into_any(),
         TimelineItem::Pending { entry } => view! {
             <div data-testid="message" data-from-self="true" class="msg self pending">
-                <div class="bubble">{entry.content}</div>
+                <div class="bubble" dir="auto">{entry.content}</div>
                 <div class="meta">
                     {move || if online.get() { "sending…" } else { "offline — will send when reconnected" }}
                 </div>

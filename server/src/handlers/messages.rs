@@ -10,6 +10,23 @@ use super::{Identity, Rejection, send_ack};
 use crate::AppState;
 use crate::store::{Inserted, NewMessage};
 
+/// Messages refused by the rate limit since the last summary line.
+pub static RATE_LIMITED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Logs how many messages the rate limit refused, every `every`, when there were any.
+pub fn spawn_rate_limit_summary(every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let n = RATE_LIMITED.swap(0, std::sync::atomic::Ordering::Relaxed);
+            if n > 0 {
+                tracing::warn!(refused = n, "private messages refused by the rate limit");
+            }
+        }
+    });
+}
+
 /// `private message`: validate, store (committed), ack, then deliver to the recipient's room
 /// and the sender's other sockets.
 pub async fn on_private_message<A: Adapter>(
@@ -31,7 +48,12 @@ pub async fn on_private_message<A: Adapter>(
             return;
         }
         Err(rejection) => {
-            tracing::warn!(user = %me.user_id, error = %rejection, "private message refused");
+            // A script hitting the limit would write a line per message: count instead.
+            if let Rejection::RateLimited(_) = rejection {
+                RATE_LIMITED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                tracing::warn!(user = %me.user_id, error = %rejection, "private message refused");
+            }
             send_ack(ack, &rejection.reply());
             return;
         }
@@ -55,6 +77,9 @@ async fn store_message(
     if msg.content.trim().is_empty() {
         return Err(Rejection::EmptyMessage);
     }
+    if !msg.content.chars().all(natter_protocol::allowed_in_content) {
+        return Err(Rejection::InvalidContent);
+    }
     if msg.content.len() > app.limits.max_message_bytes {
         return Err(Rejection::MessageTooLong {
             len: msg.content.len(),
@@ -68,6 +93,10 @@ async fn store_message(
     }
     if !app.store.user_exists(&msg.to).await? {
         return Err(Rejection::UnknownUser);
+    }
+    // Last: a refused message must not cost a token.
+    if let Some(buckets) = &app.message_rate {
+        buckets.take(&me.user_id).map_err(Rejection::RateLimited)?;
     }
     Ok(app
         .store

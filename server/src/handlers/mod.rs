@@ -59,6 +59,10 @@ enum Rejection {
     InvalidPassword,
     #[error("another identity has the same name: ask the operator to rename one of them first")]
     NameShared,
+    #[error("too many messages: try again in {} ms", .0.as_millis())]
+    RateLimited(std::time::Duration),
+    #[error("the message holds control characters (only newline and tab are allowed)")]
+    InvalidContent,
     #[error("server unavailable, try again")]
     Unavailable(#[from] StoreError),
 }
@@ -74,11 +78,17 @@ impl Rejection {
             Rejection::WrongPassword => ErrorCode::WrongPassword,
             Rejection::InvalidPassword => ErrorCode::InvalidPassword,
             Rejection::NameShared => ErrorCode::NameShared,
+            Rejection::RateLimited(_) => ErrorCode::RateLimited,
+            Rejection::InvalidContent => ErrorCode::InvalidContent,
             Rejection::Unavailable(_) => ErrorCode::Unavailable,
         };
         ErrorReply {
             error: self.to_string(),
             code,
+            retry_after_ms: match self {
+                Rejection::RateLimited(wait) => Some(wait.as_millis().max(1) as u64),
+                _ => None,
+            },
         }
     }
 }

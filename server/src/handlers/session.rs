@@ -18,7 +18,7 @@ use super::{Rejection, emit, messages, send_ack};
 use crate::AppState;
 use crate::accounts::{hash_password, join_password_matches, verify_password};
 use crate::ids;
-use crate::presence::Joined;
+use crate::presence::{Joined, Left};
 use crate::store::{NewUser, StoreError};
 
 /// Who a socket belongs to; set by [`authenticate`], read by every other handler.
@@ -193,22 +193,28 @@ pub async fn on_connect<A: Adapter>(
     State(app): State<AppState>,
 ) {
     let _presence = app.presence.lock(&me.user_id).await;
-    if !socket.connected() {
-        // It left before we ran; its disconnect handler saw no `Joined` and did nothing.
+    // socketioxide's `connected()` cannot tell: a close that races the handshake is undone by
+    // its own `set_connected(true)` after sending CONNECT. Our own marks, under the user's
+    // lock, can.
+    if socket.extensions.get::<Left>().is_some() {
+        // Its disconnect handler ran first and found nothing to undo.
+        return;
+    }
+    // `session` first: if the transport closed while the middleware ran, socketioxide could
+    // not route that close to this socket (not yet in its namespace), so no disconnect handler
+    // will ever run for it, and this send fails. Announcing such a socket would leave the user
+    // online for good.
+    let session = Session {
+        session_id: me.session_id.clone(),
+        user_id: me.user_id.clone(),
+        username: me.username.clone(),
+    };
+    if let Err(e) = socket.emit(event::SESSION, &session) {
+        tracing::debug!(sid = %socket.id, error = %e, "gone before its session was sent");
         return;
     }
     socket.join([me.user_id.clone(), ids::session_room(&me.session_id)]);
     socket.extensions.insert(Joined);
-
-    emit(
-        &socket,
-        event::SESSION,
-        &Session {
-            session_id: me.session_id.clone(),
-            user_id: me.user_id.clone(),
-            username: me.username.clone(),
-        },
-    );
 
     if let Err(e) = app.store.set_connected(&me.user_id, true).await {
         tracing::error!(user = %me.user_id, error = %e, "could not record presence");
@@ -266,6 +272,8 @@ pub async fn on_disconnect<A: Adapter>(
     let _presence = app.presence.lock(&me.user_id).await;
     tracing::debug!(sid = %socket.id, user = %me.user_id, ?reason, "socket disconnected");
     if socket.extensions.get::<Joined>().is_none() {
+        // Before its connect handler: that one must not announce it afterwards.
+        socket.extensions.insert(Left);
         return;
     }
     // This node's own sockets of the user (the leaving one is still listed).

@@ -1,0 +1,72 @@
+//! Rate limits: token buckets per key (a user sending messages), so a script is slowed down
+//! and a person never notices.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A bucket per key: `burst` tokens, refilled at `per_second`.
+pub struct Buckets {
+    per_second: f64,
+    burst: f64,
+    by_key: Mutex<HashMap<String, Bucket>>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Buckets {
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        Self {
+            per_second: f64::from(per_second.max(1)),
+            burst: f64::from(burst.max(1)),
+            by_key: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `key`; when there is none, how long until there is.
+    pub fn take(&self, key: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut map = self.by_key.lock().unwrap_or_else(|p| p.into_inner());
+        // Full buckets carry no information: drop them now and then so the map stays small.
+        if map.len() > 10_000 {
+            let (rate, burst) = (self.per_second, self.burst);
+            map.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
+        }
+        let bucket = map.entry(key.to_owned()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        let elapsed = now.duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(self.burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - bucket.tokens) / self.per_second,
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_passes_then_the_rate_applies_per_key() {
+        let b = Buckets::new(10, 5);
+        for _ in 0..5 {
+            assert!(b.take("alice").is_ok());
+        }
+        let wait = b.take("alice").unwrap_err();
+        assert!(wait <= Duration::from_millis(100), "{wait:?}");
+        assert!(b.take("bob").is_ok(), "another user has their own bucket");
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(b.take("alice").is_ok(), "refilled");
+    }
+}

@@ -1,0 +1,154 @@
+//! One client cannot hurt the others: transport limits before anything is parsed, a deadline
+//! for the handshake, a cap on connections per address, a message rate per user, and content
+//! rules.
+
+use std::time::{Duration, Instant};
+
+use natter_protocol::event;
+use natter_tests::raw::{Options, RawSocket};
+use natter_tests::{SioClient, fresh_server};
+
+fn from(ip: &str) -> Options {
+    Options {
+        local: Some(ip.parse().unwrap()),
+        ..Options::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_frame_closes_the_connection_before_it_is_parsed() {
+    let (_dir, server) = fresh_server(&[]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let mut raw = RawSocket::open(&server).await;
+    // 8 MiB before any authentication: refused by the websocket layer.
+    // The server may close while the frame is still being written.
+    let sent = raw
+        .try_send(&format!("40{{\"username\":\"{}\"}}", "x".repeat(8 << 20)))
+        .await;
+    if sent.is_ok() {
+        assert_eq!(raw.recv().await, None, "the connection stays open");
+    }
+
+    // Others are untouched.
+    let sent = alice
+        .client
+        .send(&alice.session.user_id, "still fine")
+        .await;
+    assert_eq!(sent["content"], "still fine");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_completes_the_handshake_is_closed() {
+    let (_dir, server) = fresh_server(&[]).await;
+    let mut raw = RawSocket::open(&server).await;
+    let started = Instant::now();
+    // Engine.io is open; socket.io's CONNECT never comes.
+    while raw.recv().await.is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a silent engine.io session was kept"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_address_are_capped() {
+    let (_dir, server) = fresh_server(&["--max-connections-per-ip", "3"]).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(
+            RawSocket::open_with(&server, from("127.0.0.3"))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        RawSocket::open_with(&server, from("127.0.0.3"))
+            .await
+            .is_err(),
+        "a fourth connection from one address"
+    );
+    RawSocket::open_with(&server, from("127.0.0.4"))
+        .await
+        .expect("another address is not affected");
+    held.pop().unwrap().drop_connection();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while RawSocket::open_with(&server, from("127.0.0.3"))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the slot was not given back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_sending_too_fast_is_told_when_to_try_again() {
+    let (_dir, server) =
+        fresh_server(&["--messages-per-second", "2", "--message-burst", "5"]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let bob = SioClient::login(&server.url, "bob").await;
+    let b = bob.session.user_id.clone();
+    for i in 0..5 {
+        let ack = alice.client.send(&b, &format!("m{i}")).await;
+        assert_eq!(ack["content"], format!("m{i}"), "{ack}");
+    }
+    let limited = alice.client.send(&b, "one too many").await;
+    assert_eq!(limited["code"], "rate_limited", "{limited}");
+    let wait = limited["retryAfterMs"].as_u64().expect("a retry hint");
+    assert!((1..=500).contains(&wait), "{wait}");
+    // Someone else is not slowed down.
+    let other = bob.client.send(&alice.session.user_id, "hi").await;
+    assert_eq!(other["content"], "hi");
+    tokio::time::sleep(Duration::from_millis(wait + 20)).await;
+    let later = alice.client.send(&b, "after the hint").await;
+    assert_eq!(later["content"], "after the hint", "{later}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_limits_lifts_the_rate_limit() {
+    let (_dir, server) = fresh_server(&[
+        "--messages-per-second",
+        "1",
+        "--message-burst",
+        "1",
+        "--no-limits",
+    ])
+    .await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    for i in 0..20 {
+        let ack = alice
+            .client
+            .send(&alice.session.user_id, &format!("{i}"))
+            .await;
+        assert_eq!(ack["content"], format!("{i}"), "{ack}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_are_refused_and_bidi_controls_kept() {
+    let (_dir, server) = fresh_server(&[]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let mut bob = SioClient::login(&server.url, "bob").await;
+    let b = bob.session.user_id.clone();
+    for bad in [
+        "bell \u{7}",
+        "esc \u{1b}[2J",
+        "nul \u{0}",
+        "c1 \u{85}",
+        "\u{1}",
+    ] {
+        let ack = alice.client.send(&b, bad).await;
+        assert_eq!(ack["code"], "invalid_content", "{bad:?}: {ack}");
+    }
+    for ok in ["two\nlines", "a\ttab", "\u{202E}reversed\u{202C} text"] {
+        let ack = alice.client.send(&b, ok).await;
+        assert_eq!(ack["content"], ok, "{ok:?}: {ack}");
+    }
+    // Only the accepted ones reached bob.
+    let got = bob
+        .client
+        .drain(event::PRIVATE_MESSAGE, Duration::from_millis(500))
+        .await;
+    assert_eq!(got.len(), 3, "{got:?}");
+}
