@@ -152,3 +152,50 @@ async fn control_characters_are_refused_and_bidi_controls_kept() {
         .await;
     assert_eq!(got.len(), 3, "{got:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_bounded_in_bytes_whatever_is_stored() {
+    let (_dir, server) =
+        fresh_server(&["--history-per-chat", "500", "--max-message-bytes", "65536"]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let a = alice.session.user_id.clone();
+    let big = "x".repeat(64 * 1024);
+    // Two people send alice 5 MiB in all.
+    for p in 0..2 {
+        let sender = SioClient::login(&server.url, &format!("sender{p}")).await;
+        for _ in 0..40 {
+            let ack = sender.client.send(&a, &big).await;
+            assert!(ack["id"].is_u64(), "{ack}");
+        }
+        sender.client.close().await;
+    }
+    let again = SioClient::resume(&server.url, &alice.session.session_id).await;
+    let bytes: usize = again
+        .users
+        .iter()
+        .flat_map(|u| &u.messages)
+        .map(|m| m.content.len())
+        .sum();
+    assert!(
+        (3 << 20..=4 << 20).contains(&bytes),
+        "login history of {bytes} bytes"
+    );
+    // Each conversation kept its newest messages.
+    let p0 = again
+        .users
+        .iter()
+        .find(|u| u.username == "sender0")
+        .unwrap();
+    let page = again
+        .client
+        .ack(
+            event::FETCH_MESSAGES,
+            serde_json::json!({"with": p0.user_id, "limit": 500}),
+        )
+        .await;
+    let page: natter_protocol::MessagePage = serde_json::from_value(page).unwrap();
+    let page_bytes: usize = page.messages.iter().map(|m| m.content.len()).sum();
+    assert!(page_bytes <= 1 << 20, "a page of {page_bytes} bytes");
+    assert!(page.has_more, "older messages are still there to page to");
+    assert_eq!(page.messages.len(), 16);
+}
