@@ -104,11 +104,16 @@ impl Server {
                 let dir = data_dir.path().to_owned();
                 let store =
                     SqliteStore::open(&dir).map_err(|source| ServeError::Store { dir, source })?;
-                let state = AppState::new(Arc::new(store), Limits::from(config), policy);
+                let store = Arc::new(store);
+                let health = Health {
+                    store: store.clone(),
+                    cluster: None,
+                };
+                let state = AppState::new(store, Limits::from(config), policy);
                 let (layer, io) = socket_io(config).with_state(state.clone()).build_layer();
                 handlers::register(&io);
                 admin::spawn(&admin_path, io.clone(), state)?;
-                (router(layer, config, None), closer(io))
+                (router(layer, config, health), closer(io))
             }
             Some(url) => cluster_router(config, url, policy, &admin_path).await?,
         };
@@ -194,7 +199,11 @@ async fn cluster_router(
     crate::cluster::spawn(io.clone(), store.clone(), state.clone());
     admin::spawn(admin_path, io.clone(), state)?;
     tracing::info!(node = store.node(), "cluster mode");
-    Ok((router(layer, config, Some(store)), closer(io)))
+    let health = Health {
+        store: store.clone(),
+        cluster: Some(store),
+    };
+    Ok((router(layer, config, health), closer(io)))
 }
 
 /// Shutdown: every socket of this node gets a socket.io DISCONNECT first (clients such as
@@ -237,7 +246,7 @@ fn socket_io(config: &Config) -> socketioxide::SocketIoBuilder {
 }
 
 /// The whole HTTP surface around a socket.io layer.
-fn router<L>(layer: L, config: &Config, cluster: Option<Arc<RedisStore>>) -> Router
+fn router<L>(layer: L, config: &Config, health: Health) -> Router
 where
     L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
     L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
@@ -252,7 +261,7 @@ where
     let origins = Arc::new(Origins::new(&config.cors_origins));
     Router::new()
         .route("/healthz", get(healthz))
-        .with_state(cluster)
+        .with_state(health)
         .layer(layer)
         .layer(axum::middleware::from_fn_with_state(
             origins.clone(),
@@ -261,20 +270,37 @@ where
         .layer(cors(origins))
 }
 
-async fn healthz(State(cluster): State<Option<Arc<RedisStore>>>) -> Json<serde_json::Value> {
+/// What `/healthz` looks at.
+#[derive(Clone)]
+struct Health {
+    store: Arc<dyn crate::store::Store>,
+    cluster: Option<Arc<RedisStore>>,
+}
+
+/// 200 when a message could be stored now; 503 when not (writer gone, disk full, Redis
+/// unreachable), so a load balancer or a monitor stops trusting the node.
+async fn healthz(State(health): State<Health>) -> Response {
     let version = env!("CARGO_PKG_VERSION");
-    match cluster {
-        None => Json(json!({ "status": "ok", "version": version })),
-        Some(store) => {
-            let (redis_ok, nodes) = crate::cluster::health(&store).await;
-            Json(json!({
-                "status": if redis_ok { "ok" } else { "degraded" },
-                "version": version,
-                "redis": if redis_ok { "ok" } else { "unreachable" },
-                "nodes": nodes,
-            }))
-        }
+    let writable = health.store.check_writable().await;
+    let mut body = json!({
+        "status": if writable.is_ok() { "ok" } else { "unavailable" },
+        "version": version,
+    });
+    if let Err(e) = &writable {
+        tracing::warn!(error = %e, "health check: the store cannot write");
+        body["error"] = json!(e.to_string());
     }
+    if let Some(store) = &health.cluster {
+        let (redis_ok, nodes) = crate::cluster::health(store).await;
+        body["redis"] = json!(if redis_ok { "ok" } else { "unreachable" });
+        body["nodes"] = json!(nodes);
+    }
+    let status = if writable.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }
 
 /// The browser origins allowed to talk to the server: the configured ones (or any, with

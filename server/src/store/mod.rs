@@ -130,6 +130,10 @@ pub trait Store: Send + Sync + 'static {
     /// user existed.
     async fn remove_user(&self, user_id: &str) -> StoreResult<bool>;
 
+    /// Whether a write can be committed now (the writer runs, the disk has room, Redis
+    /// answers): what `/healthz` reports.
+    async fn check_writable(&self) -> StoreResult<()>;
+
     /// Records whether the user has a socket on this node.
     async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()>;
 

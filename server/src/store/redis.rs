@@ -500,6 +500,18 @@ impl Store for RedisStore {
         Ok(Ok(()))
     }
 
+    async fn check_writable(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(format!("natter:node:{}:health", self.node))
+            .arg(1)
+            .arg("EX")
+            .arg(60)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     async fn remove_user(&self, user_id: &str) -> StoreResult<bool> {
         let Some(account) = self.account(user_id).await? else {
             return Ok(false);

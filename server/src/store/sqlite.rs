@@ -94,6 +94,7 @@ const MAX_BATCH: usize = 512;
 const LINGER: std::time::Duration = std::time::Duration::from_micros(200);
 
 pub struct SqliteStore {
+    dir: std::path::PathBuf,
     writer: mpsc::Sender<WriteOp>,
     /// Dropped with the store: ends the checkpoint thread.
     _stop_checkpoints: mpsc::Sender<()>,
@@ -278,6 +279,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Open(format!("starting the writer thread: {e}")))?;
 
         Ok(Self {
+            dir: data_dir.to_owned(),
             writer: tx,
             _stop_checkpoints: stop_checkpoints,
             readers: Arc::new(Readers {
@@ -850,6 +852,22 @@ impl Store for SqliteStore {
             }
         }
         Ok(Ok(()))
+    }
+
+    async fn check_writable(&self) -> StoreResult<()> {
+        // The writer thread runs and can take the write lock...
+        self.directory_write(|_| Ok(0)).await?;
+        // ...and the disk has room for more than a page or two (SQLite would fail the next
+        // commit that grows the WAL).
+        let probe = self.dir.join("health.probe");
+        let result = tokio::task::spawn_blocking(move || {
+            let written = std::fs::write(&probe, vec![0u8; 256 * 1024])
+                .and_then(|()| std::fs::File::open(&probe)?.sync_all());
+            let _ = std::fs::remove_file(&probe);
+            written
+        })
+        .await?;
+        result.map_err(|e| StoreError::Commit(format!("the data dir cannot be written: {e}")))
     }
 
     async fn remove_user(&self, user_id: &str) -> StoreResult<bool> {

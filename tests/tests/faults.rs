@@ -1,0 +1,149 @@
+//! Faults without loss: a full disk makes `/healthz` say so and acks say "unavailable"; nothing
+//! half-written; once there is room again, the same messages go in, once each.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use natter_protocol::{MessagePage, event};
+use natter_tests::{SioClient, TestServer};
+use serde_json::json;
+
+/// A small tmpfs (the machine's own disk is never filled), unmounted when dropped.
+struct SmallDisk {
+    path: PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(mib: u32) -> SmallDisk {
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("disk");
+        std::fs::create_dir(&path).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (CI runs as root)"
+        );
+        SmallDisk {
+            path,
+            _parent: parent,
+        }
+    }
+
+    /// Fills what is left; returns the filler file.
+    fn fill(&self) -> PathBuf {
+        let filler = self.path.join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+async fn health_status(server: &TestServer) -> String {
+    server.healthz().await.0
+}
+
+async fn eventually_status(server: &TestServer, code: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = health_status(server).await;
+        if status.contains(code) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "healthz says {status}, not {code}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn data(disk: &Path) -> PathBuf {
+    disk.join("data")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_reported_and_loses_nothing() {
+    let disk = SmallDisk::mount(16);
+    let server = TestServer::start(&data(&disk.path), &[]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let mut bob = SioClient::login(&server.url, "bob").await;
+    let b = bob.session.user_id.clone();
+    eventually_status(&server, " 200").await;
+
+    let filler = disk.fill();
+    eventually_status(&server, " 503").await;
+    // Writes fail as "unavailable" (the WAL may take a few before it needs room).
+    let content = "y".repeat(8 * 1024);
+    let mut refused = None;
+    for i in 0..200 {
+        let client_id = format!("c{i}");
+        let ack = alice
+            .client
+            .ack(
+                event::PRIVATE_MESSAGE,
+                json!({"to": b, "content": content, "clientId": client_id}),
+            )
+            .await;
+        if ack["code"] == "unavailable" {
+            refused = Some(client_id);
+            break;
+        }
+        assert!(ack["id"].is_u64(), "{ack}");
+    }
+    let refused = refused.expect("a write on a full disk was acked");
+
+    // Room again: healthy, and the refused message goes in with its clientId, once.
+    std::fs::remove_file(filler).unwrap();
+    eventually_status(&server, " 200").await;
+    let ack = alice
+        .client
+        .ack(
+            event::PRIVATE_MESSAGE,
+            json!({"to": b, "content": content, "clientId": refused}),
+        )
+        .await;
+    assert!(ack["id"].is_u64(), "{ack}");
+    let page: MessagePage = serde_json::from_value(
+        bob.client
+            .ack(
+                event::FETCH_MESSAGES,
+                json!({"with": alice.session.user_id, "limit": 500}),
+            )
+            .await,
+    )
+    .unwrap();
+    let mut ids: Vec<_> = page
+        .messages
+        .iter()
+        .filter_map(|m| m.client_id.clone())
+        .collect();
+    let stored = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), stored, "a message was stored twice");
+    assert!(ids.contains(&refused));
+    // bob got each stored message live, none of the refused one before it was stored.
+    let live = bob
+        .client
+        .drain(event::PRIVATE_MESSAGE, Duration::from_millis(300))
+        .await;
+    assert_eq!(live.len(), stored);
+    drop(server);
+}
