@@ -198,7 +198,7 @@ fn trim_history(
         .flatten()
         .map(|m| (m.id, m.content.len()))
         .collect();
-    ids.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    ids.sort_unstable_by_key(|&(id, _)| std::cmp::Reverse(id));
     let (mut used, mut oldest_kept) = (0usize, u64::MAX);
     for (id, len) in ids {
         if used + len > budget {
