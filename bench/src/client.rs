@@ -55,6 +55,7 @@ pub enum Report {
     LoggedIn {
         index: usize,
         user_id: String,
+        session_id: String,
         at: Instant,
     },
     /// A private message arrived; `sent_ns` is what the sender put in the content.
@@ -104,7 +105,7 @@ pub fn spawn(
             return;
         }
         let prefixes = Prefixes::new();
-        let (mut user_id, mut has_users) = (None::<String>, false);
+        let (mut session, mut has_users) = (None::<Session>, false);
         loop {
             tokio::select! {
                 frame = stream.next() => {
@@ -119,15 +120,20 @@ pub fn spawn(
                             let _ = reports.send(Report::Delivered { sent_ns, received_ns });
                         }
                     } else if text.starts_with(&prefixes.session) {
-                        user_id = payload::<Session>(text).map(|s| s.user_id);
+                        session = payload::<Session>(text);
                     } else if text.starts_with(&prefixes.users) {
                         has_users = true;
                     } else if text.starts_with("44") {
                         let _ = reports.send(Report::Failed { index, error: text.to_owned() });
                         break;
                     }
-                    if has_users && let Some(id) = user_id.take() {
-                        let _ = reports.send(Report::LoggedIn { index, user_id: id, at: Instant::now() });
+                    if has_users && let Some(s) = session.take() {
+                        let _ = reports.send(Report::LoggedIn {
+                            index,
+                            user_id: s.user_id,
+                            session_id: s.session_id,
+                            at: Instant::now(),
+                        });
                     }
                 }
                 out = outgoing.recv() => {

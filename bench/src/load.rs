@@ -95,7 +95,9 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
     let login_deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     while result.connected + failed < cfg.clients {
         match tokio::time::timeout_at(login_deadline, reports.recv()).await {
-            Ok(Some(Report::LoggedIn { index, user_id, at })) => {
+            Ok(Some(Report::LoggedIn {
+                index, user_id, at, ..
+            })) => {
                 user_ids[index] = user_id;
                 result.connected += 1;
                 last_login = last_login.max(at);

@@ -5,6 +5,7 @@ mod client;
 mod history;
 mod load;
 mod proc;
+mod soak;
 mod sweep;
 
 use std::net::SocketAddr;
@@ -46,6 +47,23 @@ enum Command {
         #[arg(long)]
         tls: bool,
     },
+    /// Hours of use in minutes: moderate load with reconnect churn against a fresh
+    /// natter-server; prints RSS growth, descriptors, WAL size and lost messages (Markdown).
+    Soak {
+        #[arg(long)]
+        natter_bin: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        /// Clients that stay and send.
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        /// Total private messages per second among them.
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+        /// Clients that keep leaving and coming back (resuming their session).
+        #[arg(long, default_value_t = 100)]
+        churn: usize,
+    },
     /// natter-server against the Node baseline over a sweep of loads; writes a Markdown report.
     Sweep {
         #[arg(long)]
@@ -85,6 +103,23 @@ async fn main() {
             })
             .await;
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        }
+        Command::Soak {
+            natter_bin,
+            minutes,
+            clients,
+            rate,
+            churn,
+        } => {
+            let report = soak::run(&soak::SoakConfig {
+                natter_bin,
+                duration: Duration::from_secs(minutes * 60),
+                clients,
+                rate,
+                churn,
+            })
+            .await;
+            println!("{report}");
         }
         Command::Sweep {
             natter_bin,
