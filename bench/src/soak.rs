@@ -183,7 +183,10 @@ pub async fn run(cfg: &SoakConfig) -> String {
             Ok(None) | Err(_) => break,
         }
     }
-    if samples.last().is_none_or(|l| start.elapsed() - l.at > Duration::from_secs(1)) {
+    if samples
+        .last()
+        .is_none_or(|l| start.elapsed() - l.at > Duration::from_secs(1))
+    {
         samples.push(sample(start.elapsed(), server.pid, data.path()));
     }
     drop(churners);

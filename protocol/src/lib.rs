@@ -78,14 +78,16 @@ pub enum Refusal {
     InvalidPassword,
     /// The sessionID was revoked (logged out, or by the operator) or is unknown.
     SessionRevoked,
-    /// Too many failed attempts from this address: wait before trying again.
+    /// Too many failed attempts (or new names) from this address: wait before trying again.
     TooManyAttempts,
+    /// The user already holds as many connections as the server allows.
+    TooManyConnections,
     /// The server cannot serve now (store unreachable): retry later, keep the session.
     Unavailable,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 10] = [
+    pub const ALL: [Refusal; 11] = [
         Refusal::InvalidUsername,
         Refusal::NameTaken,
         Refusal::JoinPasswordRequired,
@@ -95,6 +97,7 @@ impl Refusal {
         Refusal::InvalidPassword,
         Refusal::SessionRevoked,
         Refusal::TooManyAttempts,
+        Refusal::TooManyConnections,
         Refusal::Unavailable,
     ];
 
@@ -110,6 +113,7 @@ impl Refusal {
             Refusal::InvalidPassword => "a password needs at least 8 characters",
             Refusal::SessionRevoked => "session revoked",
             Refusal::TooManyAttempts => "too many attempts, try again later",
+            Refusal::TooManyConnections => "too many connections for this user",
             Refusal::Unavailable => "server unavailable, try again",
         }
     }
@@ -122,7 +126,10 @@ impl Refusal {
     /// Whether the refusal is about the credentials themselves: retrying the same handshake
     /// cannot succeed. `TooManyAttempts` and `Unavailable` pass with time.
     pub fn is_credential(self) -> bool {
-        !matches!(self, Refusal::TooManyAttempts | Refusal::Unavailable)
+        !matches!(
+            self,
+            Refusal::TooManyAttempts | Refusal::TooManyConnections | Refusal::Unavailable
+        )
     }
 }
 

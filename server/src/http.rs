@@ -110,6 +110,10 @@ impl Server {
                     cluster: None,
                 };
                 let state = AppState::new(store, Limits::from(config), policy);
+                state
+                    .refusals
+                    .clone()
+                    .spawn_summary(std::time::Duration::from_secs(10));
                 let (layer, io) = socket_io(config).with_state(state.clone()).build_layer();
                 handlers::register(&io);
                 admin::spawn(&admin_path, io.clone(), state)?;
@@ -147,7 +151,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let tls = self.tls.map(|t| t.config);
-        handlers::messages::spawn_rate_limit_summary(std::time::Duration::from_secs(10));
+
         crate::serve::run(
             self.listener,
             self.router,
@@ -189,6 +193,10 @@ async fn cluster_router(
         source,
     })?;
     let state = AppState::new(store.clone(), Limits::from(config), policy);
+    state
+        .refusals
+        .clone()
+        .spawn_summary(std::time::Duration::from_secs(10));
     let (layer, io) = socket_io(config)
         .with_adapter::<RedisAdapter<_>>(adapter)
         .with_state(state.clone())

@@ -54,6 +54,16 @@ impl From<&Config> for Limits {
     }
 }
 
+/// New names one client address may create per hour (after a first 20): a team sharing one
+/// machine never meets it; a script creating hundreds does.
+pub const NEW_IDENTITIES_PER_HOUR: f64 = 20.0;
+
+/// Sockets one user may hold on one node (windows, devices): more is a script.
+pub const MAX_SOCKETS_PER_USER: usize = 32;
+
+/// Malformed events one socket may send before it is disconnected.
+pub const MAX_MALFORMED_EVENTS: u32 = 20;
+
 /// Who may start a new session.
 #[derive(Debug, Clone, Default)]
 pub struct JoinPolicy {
@@ -75,6 +85,10 @@ pub struct AppInner {
     pub throttle: accounts::Throttle,
     /// Messages per user; `None` without limits.
     pub message_rate: Option<limits::Buckets>,
+    /// New identities per client address; `None` without limits.
+    pub new_identities: Option<limits::Buckets>,
+    /// Refusals, logged as counted summaries.
+    pub refusals: Arc<limits::Tally>,
     pub presence: presence::PresenceLocks,
 }
 
@@ -84,7 +98,11 @@ impl AppState {
             store,
             message_rate: limits
                 .message_rate
-                .map(|(rate, burst)| limits::Buckets::new(rate, burst)),
+                .map(|(rate, burst)| limits::Buckets::new(f64::from(rate), burst)),
+            new_identities: limits
+                .message_rate
+                .map(|_| limits::Buckets::new(NEW_IDENTITIES_PER_HOUR / 3600.0, 20)),
+            refusals: Arc::new(limits::Tally::default()),
             throttle: if limits.message_rate.is_some() {
                 accounts::Throttle::default()
             } else {

@@ -18,9 +18,9 @@ struct Bucket {
 }
 
 impl Buckets {
-    pub fn new(per_second: u32, burst: u32) -> Self {
+    pub fn new(per_second: f64, burst: u32) -> Self {
         Self {
-            per_second: f64::from(per_second.max(1)),
+            per_second: per_second.max(1e-6),
             burst: f64::from(burst.max(1)),
             by_key: Mutex::new(HashMap::new()),
         }
@@ -53,13 +53,45 @@ impl Buckets {
     }
 }
 
+/// Refusals counted by kind and logged as one summary line now and then: a script that hits
+/// a limit thousands of times must not write thousands of lines.
+#[derive(Default)]
+pub struct Tally(Mutex<HashMap<&'static str, u64>>);
+
+impl Tally {
+    pub fn count(&self, kind: &'static str) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    /// Logs and resets the counts, every `every`, for the process's life.
+    pub fn spawn_summary(self: std::sync::Arc<Self>, every: Duration) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let counts = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+                if !counts.is_empty() {
+                    let mut counts: Vec<_> = counts.into_iter().collect();
+                    counts.sort_unstable();
+                    tracing::warn!(?counts, "refused in the last {every:?}");
+                }
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_burst_passes_then_the_rate_applies_per_key() {
-        let b = Buckets::new(10, 5);
+        let b = Buckets::new(10.0, 5);
         for _ in 0..5 {
             assert!(b.take("alice").is_ok());
         }

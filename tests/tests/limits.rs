@@ -199,3 +199,91 @@ async fn answers_are_bounded_in_bytes_whatever_is_stored() {
     assert!(page.has_more, "older messages are still there to page to");
     assert_eq!(page.messages.len(), 16);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_names_are_limited_per_address() {
+    let (_dir, server) = fresh_server(&[]).await;
+    let login = |ip: &'static str, name: String| {
+        let server = &server;
+        async move {
+            let mut raw = RawSocket::open_with(server, from(ip)).await.unwrap();
+            raw.send(&format!(r#"40{{"username":"{name}"}}"#)).await;
+            raw.recv_starting("4").await.expect("an answer")
+        }
+    };
+    for i in 0..20 {
+        let answer = login("127.0.0.5", format!("script{i}")).await;
+        assert!(answer.starts_with("40"), "{i}: {answer}");
+    }
+    let refused = login("127.0.0.5", "script20".into()).await;
+    assert!(refused.contains("too many attempts"), "{refused}");
+    let other = login("127.0.0.6", "person".into()).await;
+    assert!(other.starts_with("40"), "another address: {other}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_per_user_are_capped() {
+    let (_dir, server) = fresh_server(&[]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let sid = alice.session.session_id.clone();
+    let mut held = vec![alice.client];
+    for _ in 1..32 {
+        held.push(SioClient::resume(&server.url, &sid).await.client);
+    }
+    let refused = SioClient::connect(&server.url, serde_json::json!({ "sessionID": sid })).await;
+    assert_eq!(
+        refused.err().as_deref(),
+        Some("too many connections for this user")
+    );
+    held.pop().unwrap().close().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while SioClient::connect(&server.url, serde_json::json!({ "sessionID": sid }))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "no room after one left");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_sending_malformed_events_is_disconnected() {
+    let (_dir, server) = fresh_server(&[]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let mut raw = RawSocket::open(&server).await;
+    raw.send(r#"40{"username":"noisy"}"#).await;
+    raw.recv_starting("40").await.expect("connected");
+    let mut acks = 0;
+    'sending: for i in 0..25 {
+        if raw
+            .try_send(&format!(r#"42{i}["private message","not an object"]"#))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        loop {
+            match raw.recv().await {
+                Some(p) if p.starts_with("43") => {
+                    assert!(p.contains("invalid_payload"), "{p}");
+                    acks += 1;
+                    break;
+                }
+                // The server's DISCONNECT for this socket, or the connection's end.
+                Some(p) if p.starts_with("41") => break 'sending,
+                Some(_) => {}
+                None => break 'sending,
+            }
+        }
+    }
+    // Each got its answer, then the socket was closed after the 20th.
+    assert_eq!(acks, 20);
+    assert!(
+        server.log().contains("too many malformed events"),
+        "{}",
+        server.log()
+    );
+    // Others are untouched.
+    let sent = alice.client.send(&alice.session.user_id, "fine").await;
+    assert_eq!(sent["content"], "fine");
+}

@@ -93,7 +93,7 @@ async fn eventually_all_offline(url: &str, observer: &str, prefix: &str, expecte
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_drop_during_the_handshake_are_not_left_online() {
-    let (_dir, server) = fresh_server(&[]).await;
+    let (_dir, server) = fresh_server(&["--no-limits"]).await;
     let observer = SioClient::login(&server.url, "observer").await;
     let observer_sid = observer.session.session_id.clone();
     observer.client.close().await;
@@ -113,7 +113,7 @@ async fn clients_that_drop_during_the_handshake_are_not_left_online() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_sent_before_the_connect_answer_leaves_presence_right() {
-    let (_dir, server) = fresh_server(&[]).await;
+    let (_dir, server) = fresh_server(&["--no-limits"]).await;
     let mut bob = SioClient::login(&server.url, "bob").await;
     let b = bob.session.user_id.clone();
     let observer = SioClient::login(&server.url, "observer").await;

@@ -6,26 +6,9 @@ use natter_protocol::{FetchMessages, MessagePage, Object, SendMessage, event};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
-use super::{Identity, Rejection, send_ack};
+use super::{Identity, Rejection, refused, send_ack};
 use crate::AppState;
 use crate::store::{Inserted, NewMessage};
-
-/// Messages refused by the rate limit since the last summary line.
-pub static RATE_LIMITED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Logs how many messages the rate limit refused, every `every`, when there were any.
-pub fn spawn_rate_limit_summary(every: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            let n = RATE_LIMITED.swap(0, std::sync::atomic::Ordering::Relaxed);
-            if n > 0 {
-                tracing::warn!(refused = n, "private messages refused by the rate limit");
-            }
-        }
-    });
-}
 
 /// `private message`: validate, store (committed), ack, then deliver to the recipient's room
 /// and the sender's other sockets.
@@ -48,13 +31,8 @@ pub async fn on_private_message<A: Adapter>(
             return;
         }
         Err(rejection) => {
-            // A script hitting the limit would write a line per message: count instead.
-            if let Rejection::RateLimited(_) = rejection {
-                RATE_LIMITED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            } else {
-                tracing::warn!(user = %me.user_id, error = %rejection, "private message refused");
-            }
             send_ack(ack, &rejection.reply());
+            refused(&socket, &app, &me, "private message", &rejection);
             return;
         }
     };
@@ -111,6 +89,7 @@ async fn store_message(
 
 /// Extension `fetch messages`: an older page of one of the user's own conversations.
 pub async fn on_fetch_messages<A: Adapter>(
+    socket: SocketRef<A>,
     TryData(payload): TryData<Object<FetchMessages>>,
     ack: AckSender<A>,
     Extension(me): Extension<Arc<Identity>>,
@@ -119,8 +98,8 @@ pub async fn on_fetch_messages<A: Adapter>(
     match fetch_page(&app, &me, payload).await {
         Ok(page) => send_ack(ack, &page),
         Err(rejection) => {
-            tracing::warn!(user = %me.user_id, error = %rejection, "fetch messages refused");
             send_ack(ack, &rejection.reply());
+            refused(&socket, &app, &me, "fetch messages", &rejection);
         }
     }
 }

@@ -68,6 +68,23 @@ enum Rejection {
 }
 
 impl Rejection {
+    /// A stable name for counting.
+    fn kind(&self) -> &'static str {
+        match self {
+            Rejection::InvalidPayload(_) => "invalid_payload",
+            Rejection::EmptyMessage => "empty_message",
+            Rejection::MessageTooLong { .. } => "message_too_long",
+            Rejection::InvalidClientId => "invalid_client_id",
+            Rejection::UnknownUser => "unknown_user",
+            Rejection::WrongPassword => "wrong_password",
+            Rejection::InvalidPassword => "invalid_password",
+            Rejection::NameShared => "name_shared",
+            Rejection::RateLimited(_) => "rate_limited",
+            Rejection::InvalidContent => "invalid_content",
+            Rejection::Unavailable(_) => "unavailable",
+        }
+    }
+
     fn reply(&self) -> ErrorReply {
         let code = match self {
             Rejection::InvalidPayload(_) => ErrorCode::InvalidPayload,
@@ -90,6 +107,37 @@ impl Rejection {
                 _ => None,
             },
         }
+    }
+}
+
+/// Malformed events a socket has sent; kept in its extensions.
+#[derive(Debug, Default, Clone)]
+pub struct Malformed(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+/// A refused event: counted for the summary log (and logged alone at debug level); a socket
+/// that keeps sending malformed payloads is disconnected.
+fn refused<A: Adapter>(
+    socket: &SocketRef<A>,
+    app: &crate::AppState,
+    me: &Identity,
+    event: &'static str,
+    rejection: &Rejection,
+) {
+    tracing::debug!(user = %me.user_id, event, error = %rejection, "refused");
+    app.refusals.count(rejection.kind());
+    if let Rejection::Unavailable(e) = rejection {
+        tracing::error!(user = %me.user_id, event, error = %e, "the store failed");
+    }
+    if matches!(rejection, Rejection::InvalidPayload(_))
+        && let Some(Malformed(count)) = socket.extensions.get::<Malformed>()
+        && count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+            >= crate::MAX_MALFORMED_EVENTS
+    {
+        tracing::info!(user = %me.user_id, sid = %socket.id, "disconnected: too many malformed events");
+        app.refusals.count("disconnected_malformed");
+        // Queued after the ack of this one: the client hears why its last event failed, and
+        // nothing it sends afterwards is handled.
+        let _ = socket.clone().disconnect();
     }
 }
 

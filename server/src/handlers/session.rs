@@ -66,6 +66,7 @@ fn client_addr<A: Adapter>(socket: &SocketRef<A>) -> IpAddr {
 /// (a separate task) has run, and that event must not be dropped.
 pub async fn authenticate<A: Adapter>(
     socket: SocketRef<A>,
+    io: SocketIo<A>,
     TryData(auth): TryData<Object<Auth>>,
     State(app): State<AppState>,
 ) -> Result<(), AuthError> {
@@ -73,12 +74,22 @@ pub async fn authenticate<A: Adapter>(
     let addr = client_addr(&socket);
     let identity = resolve_identity(&app, auth, addr)
         .await
+        .and_then(|identity| {
+            // Counted on this node: each node caps what it holds.
+            let held = io.local().within(identity.user_id.clone()).sockets().len();
+            if app.new_identities.is_some() && held >= crate::MAX_SOCKETS_PER_USER {
+                return Err(Refusal::TooManyConnections.into());
+            }
+            Ok(identity)
+        })
         .inspect_err(|e| match e {
             AuthError::Refused(r) => {
-                tracing::debug!(sid = %socket.id, %addr, refusal = %r, "handshake refused")
+                tracing::debug!(sid = %socket.id, %addr, refusal = %r, "handshake refused");
+                app.refusals.count(r.message());
             }
             other => tracing::error!(sid = %socket.id, error = ?other, "handshake failed"),
         })?;
+    socket.extensions.insert(super::Malformed::default());
     tracing::debug!(sid = %socket.id, user = %identity.user_id, "authenticated");
     socket.extensions.insert(Arc::new(identity));
     socket.on(event::PRIVATE_MESSAGE, messages::on_private_message::<A>);
@@ -150,6 +161,11 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
             user_id: account.user_id.clone(),
             username: account.username.clone(),
         });
+    }
+    if let Some(buckets) = &app.new_identities
+        && buckets.take(&addr.to_string()).is_err()
+    {
+        return Err(Refusal::TooManyAttempts.into());
     }
     let password_hash = match password {
         Some(p) => {
