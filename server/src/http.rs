@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -13,7 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use socketioxide::SocketIo;
-use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -179,13 +180,22 @@ async fn cluster_router(
         source,
     };
     let client = redis::Client::open(url).map_err(redis_err)?;
-    let adapter = RedisAdapterCtr::new_with_redis(&client)
+    // Both reconnect by themselves after a Redis restart: the adapter's pub/sub through our
+    // driver, the store's commands through redis-rs's connection manager.
+    let driver = crate::pubsub::ReconnectingDriver::new(client.clone())
         .await
         .map_err(redis_err)?;
-    let conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(redis_err)?;
+    let adapter = RedisAdapterCtr::new_with_driver(driver.clone(), RedisAdapterConfig::default());
+    let conn = redis::aio::ConnectionManager::new_with_config(
+        client,
+        redis::aio::ConnectionManagerConfig::new()
+            .set_max_delay(Duration::from_secs(2))
+            .set_number_of_retries(1)
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_connection_timeout(Some(Duration::from_secs(2))),
+    )
+    .await
+    .map_err(redis_err)?;
     let node = crate::ids::new_user_id().map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
     let store = Arc::new(RedisStore::new(conn, node));
     store.migrate().await.map_err(|source| ServeError::Store {
@@ -198,7 +208,7 @@ async fn cluster_router(
         .clone()
         .spawn_summary(std::time::Duration::from_secs(10));
     let (layer, io) = socket_io(config)
-        .with_adapter::<RedisAdapter<_>>(adapter)
+        .with_adapter::<CustomRedisAdapter<_, crate::pubsub::ReconnectingDriver>>(adapter)
         .with_state(state.clone())
         .build_layer();
     handlers::register(&io)
@@ -209,7 +219,7 @@ async fn cluster_router(
     tracing::info!(node = store.node(), "cluster mode");
     let health = Health {
         store: store.clone(),
-        cluster: Some(store),
+        cluster: Some((store, driver)),
     };
     Ok((router(layer, config, health), closer(io)))
 }
@@ -282,14 +292,23 @@ where
 #[derive(Clone)]
 struct Health {
     store: Arc<dyn crate::store::Store>,
-    cluster: Option<Arc<RedisStore>>,
+    /// In cluster mode: the shared store and the adapter's pub/sub.
+    cluster: Option<(Arc<RedisStore>, crate::pubsub::ReconnectingDriver)>,
 }
 
 /// 200 when a message could be stored now; 503 when not (writer gone, disk full, Redis
 /// unreachable), so a load balancer or a monitor stops trusting the node.
 async fn healthz(State(health): State<Health>) -> Response {
     let version = env!("CARGO_PKG_VERSION");
-    let writable = health.store.check_writable().await;
+    let mut writable = health.store.check_writable().await;
+    if let Some((_, pubsub)) = &health.cluster
+        && writable.is_ok()
+        && !pubsub.is_up()
+    {
+        writable = Err(crate::store::StoreError::Redis(
+            "the pub/sub connection is down: other nodes cannot be reached".into(),
+        ));
+    }
     let mut body = json!({
         "status": if writable.is_ok() { "ok" } else { "unavailable" },
         "version": version,
@@ -298,7 +317,7 @@ async fn healthz(State(health): State<Health>) -> Response {
         tracing::warn!(error = %e, "health check: the store cannot write");
         body["error"] = json!(e.to_string());
     }
-    if let Some(store) = &health.cluster {
+    if let Some((store, _)) = &health.cluster {
         let (redis_ok, nodes) = crate::cluster::health(store).await;
         body["redis"] = json!(if redis_ok { "ok" } else { "unreachable" });
         body["nodes"] = json!(nodes);

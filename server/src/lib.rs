@@ -13,6 +13,7 @@
 //! - [`presence`]: ordering of one user's online/offline transitions.
 //! - [`http`]: the axum router (socket.io layer, `/healthz`, CORS) and serving.
 //! - [`cluster`]: several nodes over Redis: heartbeats and presence repair.
+//! - [`pubsub`]: the adapter's Redis pub/sub driver, reconnecting after a Redis restart.
 
 pub mod accounts;
 pub mod admin;
@@ -24,6 +25,7 @@ pub mod http;
 pub mod ids;
 pub mod limits;
 pub mod presence;
+pub mod pubsub;
 pub mod serve;
 pub mod store;
 pub mod tls;

@@ -278,3 +278,69 @@ async fn names_accounts_and_revocations_hold_across_nodes() {
 }
 
 const WAIT_CLOSE: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_say_unavailable_during_a_redis_restart_and_serve_again_after() {
+    let redis_dir = tempfile::tempdir().unwrap();
+    let mut redis = RedisServer::start_persistent(redis_dir.path()).await;
+    let (_dirs, s) = nodes(&redis, 2).await;
+    let alice = SioClient::login(&s[0].url, "alice").await;
+    let mut bob = SioClient::login(&s[1].url, "bob").await;
+    let (a, b) = (alice.session.user_id.clone(), bob.session.user_id.clone());
+
+    redis.stop().await;
+    // Honest: the nodes cannot store anything, and say so.
+    for node in &s {
+        let (status, _) = node.healthz().await;
+        assert!(status.contains(" 503"), "{status}");
+    }
+    let refused = SioClient::connect(&s[0].url, json!({"username": "carol"})).await;
+    assert_eq!(
+        refused.err().as_deref(),
+        Some("server unavailable, try again"),
+        "a refusal that keeps the person's session"
+    );
+    let ack = alice.client.send(&b, "during the outage").await;
+    assert_eq!(ack["code"], "unavailable", "{ack}");
+
+    // Redis is back: within seconds both nodes serve again, across nodes.
+    redis.start_again().await;
+    let back = Instant::now();
+    for node in &s {
+        loop {
+            let (status, _) = node.healthz().await;
+            if status.contains(" 200") {
+                break;
+            }
+            assert!(
+                back.elapsed() < Duration::from_secs(15),
+                "a node did not recover: {status}\n{}",
+                node.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    eprintln!(
+        "both nodes healthy {:?} after Redis came back",
+        back.elapsed()
+    );
+    // A message from node 0 reaches bob on node 1 (the adapter subscribed again).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ack = alice.client.send(&b, "after the outage").await;
+        if ack["id"].is_u64() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no message stored after: {ack}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let got = bob.client.next(event::PRIVATE_MESSAGE).await;
+    assert_eq!(got["content"], "after the outage");
+    let carol = SioClient::login(&s[0].url, "carol").await;
+    // Presence holds: alice and bob are still online for a newcomer.
+    for u in &carol.users {
+        if u.user_id == a || u.user_id == b {
+            assert!(u.connected, "{} shown offline", u.username);
+        }
+    }
+}

@@ -15,7 +15,7 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 use natter_protocol::Message;
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionManager;
 
 use super::{
     Account, Inserted, NameTaken, NewMessage, NewUser, Store, StoreError, StoreResult, UserRecord,
@@ -87,7 +87,7 @@ return {1, json}
 "#;
 
 pub struct RedisStore {
-    conn: MultiplexedConnection,
+    conn: ConnectionManager,
     node: String,
     insert: redis::Script,
     create_user: redis::Script,
@@ -126,7 +126,7 @@ fn parse(json: &str) -> StoreResult<Message> {
 }
 
 impl RedisStore {
-    pub fn new(conn: MultiplexedConnection, node: String) -> Self {
+    pub fn new(conn: ConnectionManager, node: String) -> Self {
         Self {
             conn,
             node,
@@ -243,7 +243,7 @@ impl RedisStore {
         &self.node
     }
 
-    pub fn connection(&self) -> MultiplexedConnection {
+    pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
     }
 
