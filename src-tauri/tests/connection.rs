@@ -611,3 +611,72 @@ fn logout_revokes_the_session_on_the_server_and_accounts_sign_in() {
     assert_ne!(again.session_id, me.session_id);
     app.close();
 }
+
+#[test]
+fn a_redis_outage_keeps_the_session_and_the_outbox() {
+    let rt = rt();
+    let redis_dir = tempfile::tempdir().unwrap();
+    let mut redis = rt.block_on(natter_tests::redis::RedisServer::start_persistent(
+        redis_dir.path(),
+    ));
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let first = rt.block_on(TestServer::start(dirs[0].path(), &["--redis", &redis.url]));
+    let (cert, key) = (
+        dirs[0].path().join("cert.pem"),
+        dirs[0].path().join("key.pem"),
+    );
+    let second = rt.block_on(TestServer::start(
+        dirs[1].path(),
+        &[
+            "--redis",
+            &redis.url,
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    ));
+    let mut nodes = vec![first, second];
+    let watcher = rt.block_on(SioClient::login(&nodes[1].url, "watcher"));
+    let app_dir = tempfile::tempdir().unwrap();
+    let app = TestApp::new(app_dir.path());
+    let me = app.login(&format!("{}, {}", nodes[0].addr, nodes[1].addr), "alice");
+    let on = nodes
+        .iter()
+        .position(|n| n.log().contains(&me.user_id))
+        .expect("a node holds the app's session");
+
+    // Redis goes down, then the app's node dies: the other node can only say "unavailable".
+    rt.block_on(redis.stop());
+    rt.block_on(nodes[on].kill());
+    app.wait_state("offline", |s| matches!(s, ConnectionState::Offline { .. }));
+    app.send(&watcher.session.user_id, "written during the outage")
+        .unwrap();
+    // Several attempts go by, each refused as unavailable: nothing is forgotten.
+    for _ in 0..3 {
+        app.wait_state("retrying", |s| {
+            matches!(s, ConnectionState::Reconnecting { .. })
+        });
+        app.wait_state("offline again", |s| {
+            matches!(s, ConnectionState::Offline { .. })
+        });
+    }
+    let saved = std::fs::read_to_string(app_dir.path().join("natter.json")).unwrap();
+    assert!(
+        saved.contains(&me.session_id) && saved.contains("written during the outage"),
+        "{saved}"
+    );
+
+    // Redis is back: the same identity resumes on the live node, and the outbox goes out.
+    rt.block_on(redis.start_again());
+    let back = match app.wait_for("session", |e| matches!(e, AppEvent::Session { .. })) {
+        AppEvent::Session { session } => session,
+        _ => unreachable!(),
+    };
+    assert_eq!(back.user_id, me.user_id);
+    app.wait_for(
+        "empty outbox",
+        |e| matches!(e, AppEvent::Outbox { entries } if entries.is_empty()),
+    );
+    app.close();
+}
