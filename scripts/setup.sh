@@ -24,6 +24,8 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libssl-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   # real-window tests and several-node tests
   xvfb xauth webkit2gtk-driver imagemagick redis-server openssl
+  # the server package and its unit check
+  systemd
 )
 # Node may come from elsewhere (nodesource, nvm): only ask apt for it when there is none.
 command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)

@@ -22,3 +22,7 @@ cp "$TARGET/debug/natter" "$TARGET/e2e/natter"
 NATTER_APP_BIN="$TARGET/e2e/natter" NATTER_SCREENSHOT="$TARGET/e2e/screenshot.png" \
   xvfb-run -a -s "-screen 0 1280x800x24" \
   cargo test --locked -p natter-tests --test desktop -- --ignored
+
+echo "==> server package"
+deb=$(./scripts/package-server.sh)
+NATTER_SERVER_DEB="$deb" cargo test --locked -p natter-tests --test packaging -- --ignored

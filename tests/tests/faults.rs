@@ -147,3 +147,34 @@ async fn a_full_disk_is_reported_and_loses_nothing() {
     assert_eq!(live.len(), stored);
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_database_stops_the_server_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("natter.db"),
+        b"this is not an SQLite database, whatever happened to it".repeat(100),
+    )
+    .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::process::Command::new(natter_tests::server::server_bin())
+            .args(["--listen", "127.0.0.1:0"])
+            .env("NATTER_DATA_DIR", dir.path())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the server neither served nor stopped")
+    .unwrap();
+    assert!(!out.status.success(), "it served from a corrupt database");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("listening"),
+        "it listened"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("natter.db") || err.contains("not a database"),
+        "{err}"
+    );
+}
