@@ -636,7 +636,7 @@ fn a_redis_outage_keeps_the_session_and_the_outbox() {
             key.to_str().unwrap(),
         ],
     ));
-    let mut nodes = vec![first, second];
+    let mut nodes = [first, second];
     let watcher = rt.block_on(SioClient::login(&nodes[1].url, "watcher"));
     let app_dir = tempfile::tempdir().unwrap();
     let app = TestApp::new(app_dir.path());
