@@ -21,8 +21,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 /// TCP (Nagle off, as on the servers: with it, a small frame sent while the previous one is
 /// unacknowledged waits for the peer's delayed ACK, up to 40 ms on Linux), wrapped in TLS when
 /// asked. The benchmark accepts any certificate: it measures cost, not trust.
-async fn connect(addr: SocketAddr, tls: bool) -> Result<Box<dyn Io>, String> {
-    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+async fn connect(
+    addr: SocketAddr,
+    from: Option<std::net::IpAddr>,
+    tls: bool,
+) -> Result<Box<dyn Io>, String> {
+    let tcp = match from {
+        Some(ip) => {
+            let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+            socket
+                .bind(SocketAddr::new(ip, 0))
+                .map_err(|e| e.to_string())?;
+            socket.connect(addr).await.map_err(|e| e.to_string())?
+        }
+        None => TcpStream::connect(addr).await.map_err(|e| e.to_string())?,
+    };
     tcp.set_nodelay(true).map_err(|e| e.to_string())?;
     if !tls {
         return Ok(Box::new(tcp));
@@ -74,6 +87,7 @@ pub enum Report {
 pub fn spawn(
     index: usize,
     addr: SocketAddr,
+    from: Option<std::net::IpAddr>,
     tls: bool,
     auth: &Auth,
     clock: Instant,
@@ -85,7 +99,7 @@ pub fn spawn(
         let scheme = if tls { "wss" } else { "ws" };
         let url = format!("{scheme}://{addr}/socket.io/?EIO=4&transport=websocket");
         let ws = match async {
-            let stream = connect(addr, tls).await?;
+            let stream = connect(addr, from, tls).await?;
             client_async(url, stream).await.map_err(|e| e.to_string())
         }
         .await

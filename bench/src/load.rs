@@ -23,6 +23,20 @@ pub struct LoadConfig {
     pub server_pid: Option<u32>,
     /// Connect over TLS (wss).
     pub tls: bool,
+    /// Spread the clients over loopback addresses (20 per address, as people on a LAN come
+    /// from their own machines), so a server with its per-address limits on can be measured.
+    pub spread: bool,
+}
+
+/// The loopback address client `i` connects from when spread.
+pub fn spread_address(i: usize) -> std::net::IpAddr {
+    let n = i / 20;
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+        127,
+        1,
+        (n / 250) as u8,
+        (n % 250 + 2) as u8,
+    ))
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -83,7 +97,15 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
                 username: Some(format!("bench{i}")),
                 ..Auth::default()
             };
-            client::spawn(i, addr, cfg.tls, &auth, clock, reports_tx.clone())
+            client::spawn(
+                i,
+                addr,
+                cfg.spread.then(|| spread_address(i)),
+                cfg.tls,
+                &auth,
+                clock,
+                reports_tx.clone(),
+            )
         })
         .collect();
     drop(reports_tx);

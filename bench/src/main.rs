@@ -46,6 +46,10 @@ enum Command {
         /// Connect over TLS (a server without --no-tls).
         #[arg(long)]
         tls: bool,
+        /// Connect from many loopback addresses (20 clients each): for a server with its
+        /// per-address limits on.
+        #[arg(long)]
+        spread: bool,
     },
     /// Hours of use in minutes: moderate load with reconnect churn against a fresh
     /// natter-server; prints RSS growth, descriptors, WAL size and lost messages (Markdown).
@@ -92,6 +96,7 @@ async fn main() {
             seconds,
             server_pid,
             tls,
+            spread,
         } => {
             let r = load::run(&load::LoadConfig {
                 addrs: addr,
@@ -100,6 +105,7 @@ async fn main() {
                 duration: Duration::from_secs(seconds),
                 server_pid,
                 tls,
+                spread,
             })
             .await;
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());

@@ -82,6 +82,7 @@ pub async fn run(cfg: &SoakConfig) -> String {
             Some(client::spawn(
                 i,
                 server.addr,
+                None,
                 false,
                 &auth,
                 clock,
@@ -155,7 +156,7 @@ pub async fn run(cfg: &SoakConfig) -> String {
                                 session_id: Some(session_ids[i].clone()),
                                 ..Auth::default()
                             };
-                            let tx = client::spawn(i, server.addr, false, &auth, clock, reports_tx.clone());
+                            let tx = client::spawn(i, server.addr, None, false, &auth, clock, reports_tx.clone());
                             *c = Churner::Here { _tx: tx, since: Instant::now() };
                         }
                         _ => {}

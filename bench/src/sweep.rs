@@ -80,6 +80,7 @@ async fn point(
         duration,
         server_pid: Some(server.pid),
         tls: false,
+        spread: false,
     })
     .await;
     server.stop().await;
