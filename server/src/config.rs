@@ -86,6 +86,19 @@ pub struct Config {
     #[arg(long, env = "NATTER_MESSAGE_BURST", default_value_t = 200)]
     pub message_burst: u32,
 
+    /// New names one client address may create per hour (also at once): a team sharing a
+    /// machine never meets it, a script creating hundreds does.
+    #[arg(long, env = "NATTER_NEW_NAMES_PER_HOUR", default_value_t = 20)]
+    pub new_names_per_hour: u32,
+
+    /// Connections one user may hold on one node (windows, devices).
+    #[arg(long, env = "NATTER_MAX_SOCKETS_PER_USER", default_value_t = 32)]
+    pub max_sockets_per_user: usize,
+
+    /// Malformed events one connection may send before it is closed.
+    #[arg(long, env = "NATTER_MAX_MALFORMED_EVENTS", default_value_t = 20)]
+    pub max_malformed_events: u32,
+
     /// Lift the rate limits and per-address caps (benchmarks, trusted test rigs).
     #[arg(long, env = "NATTER_NO_LIMITS", value_parser = BoolishValueParser::new())]
     pub no_limits: bool,

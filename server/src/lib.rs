@@ -43,6 +43,12 @@ pub struct Limits {
     pub max_page: u32,
     /// Messages per second and burst per user; `None` with `--no-limits`.
     pub message_rate: Option<(u32, u32)>,
+    /// New names per client address per hour (also the burst); `None` with `--no-limits`.
+    pub new_names_per_hour: Option<u32>,
+    /// Sockets one user may hold on one node; `None` with `--no-limits`.
+    pub max_sockets_per_user: Option<usize>,
+    /// Malformed events one socket may send before it is disconnected.
+    pub max_malformed_events: u32,
 }
 
 impl From<&Config> for Limits {
@@ -52,19 +58,12 @@ impl From<&Config> for Limits {
             history_per_chat: c.history_per_chat,
             max_page: c.max_page(),
             message_rate: (!c.no_limits).then_some((c.messages_per_second, c.message_burst)),
+            new_names_per_hour: (!c.no_limits).then_some(c.new_names_per_hour),
+            max_sockets_per_user: (!c.no_limits).then_some(c.max_sockets_per_user),
+            max_malformed_events: c.max_malformed_events,
         }
     }
 }
-
-/// New names one client address may create per hour (after a first 20): a team sharing one
-/// machine never meets it; a script creating hundreds does.
-pub const NEW_IDENTITIES_PER_HOUR: f64 = 20.0;
-
-/// Sockets one user may hold on one node (windows, devices): more is a script.
-pub const MAX_SOCKETS_PER_USER: usize = 32;
-
-/// Malformed events one socket may send before it is disconnected.
-pub const MAX_MALFORMED_EVENTS: u32 = 20;
 
 /// Who may start a new session.
 #[derive(Debug, Clone, Default)]
@@ -102,8 +101,8 @@ impl AppState {
                 .message_rate
                 .map(|(rate, burst)| limits::Buckets::new(f64::from(rate), burst)),
             new_identities: limits
-                .message_rate
-                .map(|_| limits::Buckets::new(NEW_IDENTITIES_PER_HOUR / 3600.0, 20)),
+                .new_names_per_hour
+                .map(|n| limits::Buckets::new(f64::from(n) / 3600.0, n)),
             refusals: Arc::new(limits::Tally::default()),
             throttle: if limits.message_rate.is_some() {
                 accounts::Throttle::default()

@@ -24,6 +24,13 @@ fn help_names_every_flag_with_its_environment_variable() {
         ("--join-password-file", "NATTER_JOIN_PASSWORD_FILE"),
         ("--join-password", "NATTER_JOIN_PASSWORD"),
         ("--require-password", "NATTER_REQUIRE_PASSWORD"),
+        ("--max-connections-per-ip", "NATTER_MAX_CONNECTIONS_PER_IP"),
+        ("--messages-per-second", "NATTER_MESSAGES_PER_SECOND"),
+        ("--message-burst", "NATTER_MESSAGE_BURST"),
+        ("--new-names-per-hour", "NATTER_NEW_NAMES_PER_HOUR"),
+        ("--max-sockets-per-user", "NATTER_MAX_SOCKETS_PER_USER"),
+        ("--max-malformed-events", "NATTER_MAX_MALFORMED_EVENTS"),
+        ("--no-limits", "NATTER_NO_LIMITS"),
     ] {
         assert!(
             help.contains(flag) && help.contains(env),

@@ -131,7 +131,7 @@ fn refused<A: Adapter>(
     if matches!(rejection, Rejection::InvalidPayload(_))
         && let Some(Malformed(count)) = socket.extensions.get::<Malformed>()
         && count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
-            >= crate::MAX_MALFORMED_EVENTS
+            >= app.limits.max_malformed_events
     {
         tracing::info!(user = %me.user_id, sid = %socket.id, "disconnected: too many malformed events");
         app.refusals.count("disconnected_malformed");

@@ -77,7 +77,11 @@ pub async fn authenticate<A: Adapter>(
         .and_then(|identity| {
             // Counted on this node: each node caps what it holds.
             let held = io.local().within(identity.user_id.clone()).sockets().len();
-            if app.new_identities.is_some() && held >= crate::MAX_SOCKETS_PER_USER {
+            if app
+                .limits
+                .max_sockets_per_user
+                .is_some_and(|max| held >= max)
+            {
                 return Err(Refusal::TooManyConnections.into());
             }
             Ok(identity)
