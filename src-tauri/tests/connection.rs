@@ -381,22 +381,15 @@ fn with_several_nodes_the_app_moves_to_a_live_one_when_its_node_dies() {
     let redis = rt.block_on(natter_tests::redis::RedisServer::start());
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     // The nodes share one certificate, as an operator's do: trusted once, valid on each.
-    let first = rt.block_on(TestServer::start(dirs[0].path(), &["--redis", &redis.url]));
-    let (cert, key) = (
-        dirs[0].path().join("cert.pem"),
-        dirs[0].path().join("key.pem"),
-    );
-    let shared = [
-        "--redis",
-        &redis.url,
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ];
+    let first = rt.block_on(TestServer::start_node(dirs[0].path(), &redis.url, None));
     let mut nodes = vec![first];
     for d in &dirs[1..] {
-        nodes.push(rt.block_on(TestServer::start(d.path(), &shared)));
+        let node = rt.block_on(TestServer::start_node(
+            d.path(),
+            &redis.url,
+            Some(&nodes[0]),
+        ));
+        nodes.push(node);
     }
     let watcher = rt.block_on(SioClient::login(&nodes[2].url, "watcher"));
     let w = watcher.session.user_id.clone();
@@ -620,21 +613,11 @@ fn a_redis_outage_keeps_the_session_and_the_outbox() {
         redis_dir.path(),
     ));
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let first = rt.block_on(TestServer::start(dirs[0].path(), &["--redis", &redis.url]));
-    let (cert, key) = (
-        dirs[0].path().join("cert.pem"),
-        dirs[0].path().join("key.pem"),
-    );
-    let second = rt.block_on(TestServer::start(
+    let first = rt.block_on(TestServer::start_node(dirs[0].path(), &redis.url, None));
+    let second = rt.block_on(TestServer::start_node(
         dirs[1].path(),
-        &[
-            "--redis",
-            &redis.url,
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
+        &redis.url,
+        Some(&first),
     ));
     let mut nodes = [first, second];
     let watcher = rt.block_on(SioClient::login(&nodes[1].url, "watcher"));

@@ -136,6 +136,25 @@ impl TestServer {
         }
     }
 
+    /// A cluster node on `redis_url`. Nodes share one certificate, as an operator's do: the
+    /// first makes it, the others serve the one `first` made.
+    pub async fn start_node(
+        data_dir: &Path,
+        redis_url: &str,
+        first: Option<&TestServer>,
+    ) -> TestServer {
+        let Some(first) = first else {
+            return Self::start(data_dir, &["--redis", redis_url]).await;
+        };
+        let file = |f: &str| first.data_dir.join(f).to_string_lossy().into_owned();
+        let (cert, key) = (file("cert.pem"), file("key.pem"));
+        Self::start(
+            data_dir,
+            &["--redis", redis_url, "--tls-cert", &cert, "--tls-key", &key],
+        )
+        .await
+    }
+
     pub fn is_tls(&self) -> bool {
         self.url.starts_with("https://")
     }

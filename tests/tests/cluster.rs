@@ -14,24 +14,7 @@ async fn nodes(redis: &RedisServer, n: usize) -> (Vec<tempfile::TempDir>, Vec<Te
     let mut servers: Vec<TestServer> = Vec::new();
     for _ in 0..n {
         let dir = tempfile::tempdir().unwrap();
-        let server = match servers.first() {
-            None => TestServer::start(dir.path(), &["--redis", &redis.url]).await,
-            Some(first) => {
-                let (cert, key) = shared_cert(first);
-                TestServer::start(
-                    dir.path(),
-                    &[
-                        "--redis",
-                        &redis.url,
-                        "--tls-cert",
-                        &cert,
-                        "--tls-key",
-                        &key,
-                    ],
-                )
-                .await
-            }
-        };
+        let server = TestServer::start_node(dir.path(), &redis.url, servers.first()).await;
         servers.push(server);
         dirs.push(dir);
     }
@@ -42,11 +25,6 @@ async fn nodes(redis: &RedisServer, n: usize) -> (Vec<tempfile::TempDir>, Vec<Te
         "one certificate"
     );
     (dirs, servers)
-}
-
-fn shared_cert(first: &TestServer) -> (String, String) {
-    let path = |f: &str| first.data_dir.join(f).to_string_lossy().into_owned();
-    (path("cert.pem"), path("key.pem"))
 }
 
 fn message(v: Value) -> Message {
@@ -176,19 +154,7 @@ async fn a_killed_node_loses_no_acked_message_and_its_users_go_offline() {
     );
 
     // A node restarted on the same Redis picks up where it was.
-    let (cert, key) = shared_cert(&s[0]);
-    let restarted = TestServer::start(
-        dirs[1].path(),
-        &[
-            "--redis",
-            &redis.url,
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-        ],
-    )
-    .await;
+    let restarted = TestServer::start_node(dirs[1].path(), &redis.url, Some(&s[0])).await;
     let again = SioClient::resume(&restarted.url, &dave.session.session_id).await;
     assert_eq!(again.session.user_id, d);
     assert!(
