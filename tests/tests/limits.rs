@@ -85,18 +85,25 @@ async fn connections_per_address_are_capped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_sending_too_fast_is_told_when_to_try_again() {
     let (_dir, server) =
-        fresh_server(&["--messages-per-second", "2", "--message-burst", "5"]).await;
+        fresh_server(&["--messages-per-second", "1", "--message-burst", "5"]).await;
     let alice = SioClient::login(&server.url, "alice").await;
     let bob = SioClient::login(&server.url, "bob").await;
     let b = bob.session.user_id.clone();
-    for i in 0..5 {
-        let ack = alice.client.send(&b, &format!("m{i}")).await;
-        assert_eq!(ack["content"], format!("m{i}"), "{ack}");
-    }
-    let limited = alice.client.send(&b, "one too many").await;
-    assert_eq!(limited["code"], "rate_limited", "{limited}");
+    // The burst passes; the rate then applies (a slow machine may refill a token or two while
+    // these go out, hence "within 20", not "the 6th").
+    let mut stored = 0;
+    let limited = loop {
+        let ack = alice.client.send(&b, &format!("m{stored}")).await;
+        if ack["code"] == "rate_limited" {
+            break ack;
+        }
+        assert_eq!(ack["content"], format!("m{stored}"), "{ack}");
+        stored += 1;
+        assert!(stored <= 20, "never limited");
+    };
+    assert!(stored >= 5, "limited within the burst, after {stored}");
     let wait = limited["retryAfterMs"].as_u64().expect("a retry hint");
-    assert!((1..=500).contains(&wait), "{wait}");
+    assert!((1..=1000).contains(&wait), "{wait}");
     // Someone else is not slowed down.
     let other = bob.client.send(&alice.session.user_id, "hi").await;
     assert_eq!(other["content"], "hi");
