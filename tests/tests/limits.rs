@@ -294,3 +294,43 @@ async fn a_socket_sending_malformed_events_is_disconnected() {
     let sent = alice.client.send(&alice.session.user_id, "fine").await;
     assert_eq!(sent["content"], "fine");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected_not_buffered_for() {
+    let (_dir, server) = fresh_server(&["--no-limits", "--max-message-bytes", "65536"]).await;
+    let mut observer = SioClient::login(&server.url, "observer").await;
+    let sender = SioClient::login(&server.url, "sender").await;
+    let mut sloth = RawSocket::open(&server).await;
+    sloth.send(r#"40{"username":"sloth"}"#).await;
+    let session = sloth
+        .recv_starting(r#"42["session""#)
+        .await
+        .expect("session");
+    let id = session
+        .split("\"userID\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("userID")
+        .to_owned();
+    // From here the sloth reads nothing; 20 MiB come its way, more than the kernel buffers.
+    let big = "z".repeat(64 * 1024);
+    for _ in 0..320 {
+        let ack = sender.client.send(&id, &big).await;
+        assert!(ack["id"].is_u64(), "{ack}");
+    }
+    let gone = observer
+        .client
+        .next_within(event::USER_DISCONNECTED, Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        gone,
+        Some(serde_json::json!(id)),
+        "the sloth is still connected"
+    );
+    assert!(
+        server.log().contains("the client stopped reading"),
+        "{}",
+        server.log()
+    );
+    drop(sloth);
+}
