@@ -25,6 +25,23 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// natter-server's flags for a measurement on `data`: plain websockets, as the baseline serves
+/// (TLS costs are measured apart), and no per-address caps (thousands of clients come from one
+/// address).
+pub fn natter_args(data: &Path) -> Vec<String> {
+    [
+        "--no-tls",
+        "--no-limits",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([data.display().to_string()])
+    .collect()
+}
+
 /// A server under test, pinned to one core, stopped when dropped.
 pub struct ServerProcess {
     pub child: Child,

@@ -56,17 +56,7 @@ enum Churner {
 
 pub async fn run(cfg: &SoakConfig) -> String {
     let data = tempfile::tempdir().expect("temp dir");
-    let args = [
-        "--no-tls",
-        "--no-limits",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([data.path().display().to_string()])
-    .collect::<Vec<_>>();
+    let args = crate::proc::natter_args(data.path());
     let server = ServerProcess::start(Some(0), &cfg.natter_bin, &args, &[]).await;
     let clock = Instant::now();
     let (reports_tx, mut reports) = mpsc::unbounded_channel();

@@ -35,20 +35,7 @@ struct Results {
 async fn start(kind: Kind, cfg: &SweepConfig, data: &Path) -> ServerProcess {
     match kind {
         Kind::Natter => {
-            // Plain websockets, as the baseline serves: the comparison is of the servers, not
-            // of TLS (its cost is measured apart). Thousands of clients from one address:
-            // no per-address caps.
-            let args = [
-                "--no-tls",
-                "--no-limits",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([data.display().to_string()])
-            .collect::<Vec<_>>();
+            let args = crate::proc::natter_args(data);
             ServerProcess::start(Some(0), &cfg.natter_bin, &args, &[]).await
         }
         Kind::Baseline => {

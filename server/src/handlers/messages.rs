@@ -6,7 +6,7 @@ use natter_protocol::{FetchMessages, MessagePage, Object, SendMessage, event};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
-use super::{Identity, Rejection, refused, send_ack};
+use super::{Identity, Rejection, bounds, refused, send_ack};
 use crate::AppState;
 use crate::store::{Inserted, NewMessage};
 
@@ -122,58 +122,7 @@ async fn fetch_page(
         .page(&me.user_id, &req.with, req.before, limit)
         .await?;
     // Bounded in bytes too, whatever is stored: the oldest go, and come with the next page.
-    let dropped = keep_newest_within(&mut messages, MAX_PAGE_BYTES);
+    let dropped = bounds::keep_newest_within(&mut messages, bounds::MAX_PAGE_BYTES);
     has_more |= dropped;
     Ok(MessagePage { messages, has_more })
-}
-
-/// The most content bytes one `fetch messages` answer carries.
-pub const MAX_PAGE_BYTES: usize = 1 << 20;
-
-/// Drops the oldest of `messages` (oldest first) until their content fits in `budget` bytes;
-/// the newest one is always kept. Whether any was dropped.
-pub fn keep_newest_within(messages: &mut Vec<natter_protocol::Message>, budget: usize) -> bool {
-    let mut total = 0usize;
-    let mut keep_from = messages.len();
-    for (i, m) in messages.iter().enumerate().rev() {
-        total += m.content.len();
-        if total > budget && i + 1 < messages.len() {
-            break;
-        }
-        keep_from = i;
-    }
-    messages.drain(..keep_from);
-    keep_from > 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn msg(id: u64, len: usize) -> natter_protocol::Message {
-        natter_protocol::Message {
-            id,
-            content: "x".repeat(len),
-            from: "a".into(),
-            to: "b".into(),
-            ts: 0,
-            client_id: None,
-        }
-    }
-
-    #[test]
-    fn pages_keep_their_newest_messages_within_the_budget() {
-        let mut page: Vec<_> = (1..=10).map(|i| msg(i, 100)).collect();
-        assert!(keep_newest_within(&mut page, 350));
-        assert_eq!(page.iter().map(|m| m.id).collect::<Vec<_>>(), [8, 9, 10]);
-        let mut small: Vec<_> = (1..=3).map(|i| msg(i, 10)).collect();
-        assert!(!keep_newest_within(&mut small, 350));
-        assert_eq!(small.len(), 3);
-        let mut huge = vec![msg(1, 10), msg(2, 1000)];
-        assert!(
-            keep_newest_within(&mut huge, 100),
-            "the newest stays even alone over"
-        );
-        assert_eq!(huge.iter().map(|m| m.id).collect::<Vec<_>>(), [2]);
-    }
 }

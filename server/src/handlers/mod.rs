@@ -8,7 +8,9 @@
 //! - [`session`]: the auth middleware (who may join, as whom), connect and disconnect
 //!   (presence), and what a session does to itself (`logout`, `set password`).
 //! - [`messages`]: `private message` and `fetch messages`.
+//! - [`bounds`]: answers bounded in bytes (a page, the login history).
 
+pub mod bounds;
 pub mod messages;
 pub mod session;
 

@@ -14,7 +14,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::{SocketIo, socket::DisconnectReason};
 
-use super::{Rejection, emit, messages, send_ack};
+use super::{Rejection, bounds, emit, messages, send_ack};
 use crate::AppState;
 use crate::accounts::{hash_password, join_password_matches, verify_password};
 use crate::ids;
@@ -198,40 +198,6 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
     })
 }
 
-/// Keeps the newest messages over all conversations within `budget` content bytes: each
-/// conversation loses its oldest (they come back by `fetch messages`), none is cut in the
-/// middle.
-fn trim_history(
-    conversations: &mut std::collections::HashMap<String, Vec<Message>>,
-    budget: usize,
-) {
-    let total: usize = conversations
-        .values()
-        .flatten()
-        .map(|m| m.content.len())
-        .sum();
-    if total <= budget {
-        return;
-    }
-    let mut ids: Vec<(u64, usize)> = conversations
-        .values()
-        .flatten()
-        .map(|m| (m.id, m.content.len()))
-        .collect();
-    ids.sort_unstable_by_key(|&(id, _)| std::cmp::Reverse(id));
-    let (mut used, mut oldest_kept) = (0usize, u64::MAX);
-    for (id, len) in ids {
-        if used + len > budget {
-            break;
-        }
-        used += len;
-        oldest_kept = id;
-    }
-    for messages in conversations.values_mut() {
-        messages.retain(|m| m.id >= oldest_kept);
-    }
-}
-
 fn check_password_rule(password: &str) -> Result<(), Rejection> {
     if password.chars().count() < PASSWORD_MIN_CHARS || password.len() > PASSWORD_MAX_BYTES {
         return Err(Rejection::InvalidPassword);
@@ -294,10 +260,6 @@ pub async fn on_connect<A: Adapter>(
     }
 }
 
-/// The most message content bytes the login's `users` carries over all conversations: a few
-/// people sending many large messages must not make a login too big to receive.
-const MAX_LOGIN_HISTORY_BYTES: usize = 4 << 20;
-
 /// Every known user, each with the recent part of their conversation with `user_id`.
 async fn users_for(app: &AppState, user_id: &str) -> Result<Vec<User>, StoreError> {
     let users = app.store.users().await?;
@@ -307,7 +269,7 @@ async fn users_for(app: &AppState, user_id: &str) -> Result<Vec<User>, StoreErro
         .await?
         .into_iter()
         .collect();
-    trim_history(&mut conversations, MAX_LOGIN_HISTORY_BYTES);
+    bounds::trim_history(&mut conversations, bounds::MAX_LOGIN_HISTORY_BYTES);
     Ok(users
         .into_iter()
         .map(|u| User {
@@ -447,34 +409,4 @@ async fn set_password(
         .map_err(|e| Rejection::Unavailable(StoreError::Commit(e.to_string())))?;
     app.store.set_password(&me.user_id, Some(hash)).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn msg(id: u64, len: usize) -> Message {
-        Message {
-            id,
-            content: "x".repeat(len),
-            from: "a".into(),
-            to: "b".into(),
-            ts: 0,
-            client_id: None,
-        }
-    }
-
-    #[test]
-    fn login_history_keeps_the_newest_over_all_conversations() {
-        let mut convs = std::collections::HashMap::new();
-        convs.insert("p1".to_owned(), vec![msg(1, 100), msg(4, 100), msg(5, 100)]);
-        convs.insert("p2".to_owned(), vec![msg(2, 100), msg(3, 100), msg(6, 100)]);
-        trim_history(&mut convs, 350);
-        let ids = |k: &str| convs[k].iter().map(|m| m.id).collect::<Vec<_>>();
-        assert_eq!(ids("p1"), [4, 5]);
-        assert_eq!(ids("p2"), [6]);
-        let before = convs.clone();
-        trim_history(&mut convs, 10_000);
-        assert_eq!(convs, before, "within the budget nothing changes");
-    }
 }

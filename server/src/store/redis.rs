@@ -149,12 +149,7 @@ impl RedisStore {
         if version.unwrap_or(0) >= SCHEMA {
             return Ok(());
         }
-        let ids: Vec<String> = redis::cmd("ZRANGE")
-            .arg("natter:users")
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await?;
+        let ids = self.user_ids().await?;
         for id in &ids {
             let name: Option<String> = redis::cmd("HGET")
                 .arg(user_key(id))
@@ -186,6 +181,17 @@ impl RedisStore {
             .await?;
         tracing::info!(users = ids.len(), "redis data upgraded to schema {SCHEMA}");
         Ok(())
+    }
+
+    /// Every userID, in creation order.
+    async fn user_ids(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("ZRANGE")
+            .arg("natter:users")
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await?)
     }
 
     /// Every key matching `pattern` (SCAN, so Redis keeps serving meanwhile). For rare
@@ -438,12 +444,7 @@ impl Store for RedisStore {
 
     async fn session_counts(&self) -> StoreResult<HashMap<String, usize>> {
         let mut conn = self.conn.clone();
-        let ids: Vec<String> = redis::cmd("ZRANGE")
-            .arg("natter:users")
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await?;
+        let ids = self.user_ids().await?;
         let mut pipe = redis::pipe();
         for id in &ids {
             pipe.scard(user_sessions_key(id));
@@ -584,12 +585,7 @@ impl Store for RedisStore {
     async fn users(&self) -> StoreResult<Vec<UserRecord>> {
         self.check_names_version().await?;
         let mut conn = self.conn.clone();
-        let ids: Vec<String> = redis::cmd("ZRANGE")
-            .arg("natter:users")
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await?;
+        let ids = self.user_ids().await?;
         let missing: Vec<&String> = {
             let names = self.names.read().unwrap_or_else(|p| p.into_inner());
             ids.iter().filter(|id| !names.contains_key(*id)).collect()
