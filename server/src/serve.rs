@@ -76,54 +76,13 @@ impl Drop for AddrSlot {
     }
 }
 
-/// How long a write may wait on a client that reads nothing before the connection is closed:
-/// its socket's queue would otherwise keep filling for it.
-const WRITE_STALL: Duration = Duration::from_secs(20);
-
-/// An accepted connection: holds its address's slot for as long as it is open, and ends it
-/// when the client stops reading (a write pending for [`WRITE_STALL`]).
-struct Conn<S> {
+/// A stream that holds its address's slot for as long as it is open.
+struct Counted<S> {
     inner: S,
-    peer: SocketAddr,
     _slot: Option<AddrSlot>,
-    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl<S> Conn<S> {
-    fn new(inner: S, peer: SocketAddr, slot: Option<AddrSlot>) -> Self {
-        Self {
-            inner,
-            peer,
-            _slot: slot,
-            stalled: None,
-        }
-    }
-
-    /// Passes a write's outcome on; a write still pending after [`WRITE_STALL`] fails.
-    fn watch<T>(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-        poll: std::task::Poll<std::io::Result<T>>,
-    ) -> std::task::Poll<std::io::Result<T>> {
-        if poll.is_ready() {
-            self.stalled = None;
-            return poll;
-        }
-        let timer = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
-        if timer.as_mut().poll(cx).is_ready() {
-            tracing::info!(peer = %self.peer, "closed: the client stopped reading");
-            return std::task::Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the client stopped reading",
-            )));
-        }
-        std::task::Poll::Pending
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Conn<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
@@ -133,14 +92,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Conn<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Conn<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        let poll = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.watch(cx, poll)
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -148,8 +106,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Conn<S> {
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        let poll = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.watch(cx, poll)
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -160,8 +117,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Conn<S> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        let poll = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
-        self.watch(cx, poll)
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(
@@ -239,7 +195,10 @@ pub async fn run(
         };
         let (router, http, acceptor) = (router.clone(), http.clone(), acceptor.clone());
         // The slot lives in the stream: an upgraded websocket outlives this HTTP connection.
-        let tcp = Conn::new(tcp, peer, slot);
+        let tcp = Counted {
+            inner: tcp,
+            _slot: slot,
+        };
         tokio::spawn(async move {
             match acceptor {
                 None => serve_connection(tcp, peer, router, http, watcher).await,
