@@ -86,6 +86,15 @@ pub struct Config {
     #[arg(long, env = "NATTER_MESSAGE_BURST", default_value_t = 200)]
     pub message_burst: u32,
 
+    /// Bytes of history (`fetch messages` answers) one user may load per second, sustained:
+    /// answers must not pile up for a client that asks and does not read.
+    #[arg(long, env = "NATTER_FETCH_BYTES_PER_SECOND", default_value_t = 1 << 20)]
+    pub fetch_bytes_per_second: u32,
+
+    /// Bytes of history one user may load at once before that rate applies.
+    #[arg(long, env = "NATTER_FETCH_BURST_BYTES", default_value_t = 8 << 20)]
+    pub fetch_burst_bytes: u32,
+
     /// New names one client address may create per hour (also at once): a team sharing a
     /// machine never meets it, a script creating hundreds does.
     #[arg(long, env = "NATTER_NEW_NAMES_PER_HOUR", default_value_t = 20)]

@@ -43,6 +43,8 @@ pub struct Limits {
     pub max_page: u32,
     /// Messages per second and burst per user; `None` with `--no-limits`.
     pub message_rate: Option<(u32, u32)>,
+    /// History bytes per second and burst per user; `None` with `--no-limits`.
+    pub fetch_rate: Option<(u32, u32)>,
     /// New names per client address per hour (also the burst); `None` with `--no-limits`.
     pub new_names_per_hour: Option<u32>,
     /// Sockets one user may hold on one node; `None` with `--no-limits`.
@@ -58,6 +60,7 @@ impl From<&Config> for Limits {
             history_per_chat: c.history_per_chat,
             max_page: c.max_page(),
             message_rate: (!c.no_limits).then_some((c.messages_per_second, c.message_burst)),
+            fetch_rate: (!c.no_limits).then_some((c.fetch_bytes_per_second, c.fetch_burst_bytes)),
             new_names_per_hour: (!c.no_limits).then_some(c.new_names_per_hour),
             max_sockets_per_user: (!c.no_limits).then_some(c.max_sockets_per_user),
             max_malformed_events: c.max_malformed_events,
@@ -86,6 +89,8 @@ pub struct AppInner {
     pub throttle: accounts::Throttle,
     /// Messages per user; `None` without limits.
     pub message_rate: Option<limits::Buckets>,
+    /// History bytes per user; `None` without limits.
+    pub fetch_bytes: Option<limits::Buckets>,
     /// New identities per client address; `None` without limits.
     pub new_identities: Option<limits::Buckets>,
     /// Refusals, logged as counted summaries.
@@ -99,6 +104,9 @@ impl AppState {
             store,
             message_rate: limits
                 .message_rate
+                .map(|(rate, burst)| limits::Buckets::new(f64::from(rate), burst)),
+            fetch_bytes: limits
+                .fetch_rate
                 .map(|(rate, burst)| limits::Buckets::new(f64::from(rate), burst)),
             new_identities: limits
                 .new_names_per_hour

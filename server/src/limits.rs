@@ -28,6 +28,13 @@ impl Buckets {
 
     /// Takes one token for `key`; when there is none, how long until there is.
     pub fn take(&self, key: &str) -> Result<(), Duration> {
+        self.take_cost(key, 1.0, 1.0)
+    }
+
+    /// Spends `cost` tokens of `key`'s bucket once it holds at least `need`; the bucket may go
+    /// into debt, which later calls wait out. Byte budgets use this: the cost of an answer is
+    /// known only once it is built, so `need` is checked before and `cost` charged after.
+    pub fn take_cost(&self, key: &str, need: f64, cost: f64) -> Result<(), Duration> {
         let now = Instant::now();
         let mut map = self.by_key.lock().unwrap_or_else(|p| p.into_inner());
         // Full buckets carry no information: drop them now and then so the map stays small.
@@ -51,12 +58,12 @@ impl Buckets {
         let elapsed = now.duration_since(bucket.at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(self.burst);
         bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        if bucket.tokens >= need {
+            bucket.tokens -= cost;
             Ok(())
         } else {
             Err(Duration::from_secs_f64(
-                (1.0 - bucket.tokens) / self.per_second,
+                (need - bucket.tokens) / self.per_second,
             ))
         }
     }
@@ -109,5 +116,20 @@ mod tests {
         assert!(b.take("bob").is_ok(), "another user has their own bucket");
         std::thread::sleep(Duration::from_millis(120));
         assert!(b.take("alice").is_ok(), "refilled");
+    }
+
+    #[test]
+    fn a_byte_budget_goes_into_debt_and_waits_it_out() {
+        let b = Buckets::new(1000.0, 1000);
+        assert!(
+            b.take_cost("alice", 1.0, 3000.0).is_ok(),
+            "a full bucket pays any answer"
+        );
+        let wait = b.take_cost("alice", 1.0, 0.0).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(1900),
+            "2000 in debt at 1000/s: {wait:?}"
+        );
+        assert!(b.take_cost("bob", 1.0, 10.0).is_ok());
     }
 }

@@ -76,29 +76,87 @@ impl Drop for AddrSlot {
     }
 }
 
-/// A stream that holds its address's slot for as long as it is open.
-struct Counted<S> {
-    inner: S,
+/// How long a write may wait on a client that reads nothing before the connection is closed:
+/// its socket's queue would otherwise keep filling for it.
+const WRITE_STALL: Duration = Duration::from_secs(20);
+
+/// An accepted connection: holds its address's slot for as long as it is open, and ends it
+/// when the client stops reading (a write pending for [`WRITE_STALL`]).
+struct Conn {
+    inner: tokio::net::TcpStream,
+    peer: SocketAddr,
     _slot: Option<AddrSlot>,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    /// Set once the client was found not reading: every later read and write fails.
+    dead: bool,
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+fn stopped_reading() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")
+}
+
+impl Conn {
+    fn new(inner: tokio::net::TcpStream, peer: SocketAddr, slot: Option<AddrSlot>) -> Self {
+        Self {
+            inner,
+            peer,
+            _slot: slot,
+            stalled: None,
+            dead: false,
+        }
+    }
+
+    /// Passes a write's outcome on; a write still pending after [`WRITE_STALL`] kills the
+    /// connection. Failing the write alone is not enough: engineioxide's writer logs write
+    /// errors and goes on, and only its reader ends the session, so the read side must fail too.
+    fn watch<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        poll: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
+        if timer.as_mut().poll(cx).is_ready() {
+            tracing::info!(peer = %self.peer, "closed: the client stopped reading");
+            self.dead = true;
+            self.stalled = None;
+            // Wakes the task parked on reading this socket: it then sees the error below.
+            let _ = socket2::SockRef::from(&self.inner).shutdown(std::net::Shutdown::Both);
+            return std::task::Poll::Ready(Err(stopped_reading()));
+        }
+        std::task::Poll::Pending
+    }
+}
+
+impl AsyncRead for Conn {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
+        if self.dead {
+            return std::task::Poll::Ready(Err(stopped_reading()));
+        }
         std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+impl AsyncWrite for Conn {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+        if self.dead {
+            return std::task::Poll::Ready(Err(stopped_reading()));
+        }
+        let poll = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -106,7 +164,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        if self.dead {
+            return std::task::Poll::Ready(Err(stopped_reading()));
+        }
+        let poll = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -117,7 +179,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+        if self.dead {
+            return std::task::Poll::Ready(Err(stopped_reading()));
+        }
+        let poll = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
     }
 
     fn poll_shutdown(
@@ -195,10 +261,7 @@ pub async fn run(
         };
         let (router, http, acceptor) = (router.clone(), http.clone(), acceptor.clone());
         // The slot lives in the stream: an upgraded websocket outlives this HTTP connection.
-        let tcp = Counted {
-            inner: tcp,
-            _slot: slot,
-        };
+        let tcp = Conn::new(tcp, peer, slot);
         tokio::spawn(async move {
             match acceptor {
                 None => serve_connection(tcp, peer, router, http, watcher).await,

@@ -208,6 +208,53 @@ async fn answers_are_bounded_in_bytes_whatever_is_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_answers_are_paid_for_in_bytes() {
+    // 256 KiB at once, then 16 KiB a second: a client that keeps asking for large pages and
+    // reads none of them cannot make answers pile up.
+    let (_dir, server) = fresh_server(&[
+        "--max-message-bytes",
+        "65536",
+        "--fetch-burst-bytes",
+        "262144",
+        "--fetch-bytes-per-second",
+        "16384",
+    ])
+    .await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let bob = SioClient::login(&server.url, "bob").await;
+    let carol = SioClient::login(&server.url, "carol").await;
+    let big = "x".repeat(64 * 1024);
+    for _ in 0..20 {
+        let ack = bob.client.send(&alice.session.user_id, &big).await;
+        assert!(ack["id"].is_u64(), "{ack}");
+    }
+    async fn fetch(login: &natter_tests::client::Login, with: &str) -> serde_json::Value {
+        let page = serde_json::json!({"with": with, "limit": 500});
+        login.client.ack(event::FETCH_MESSAGES, page).await
+    }
+    let first = fetch(&alice, &bob.session.user_id).await;
+    let page: natter_protocol::MessagePage = serde_json::from_value(first).unwrap();
+    assert_eq!(
+        page.messages.len(),
+        16,
+        "a full 1 MiB page: the budget goes into debt"
+    );
+    let second = fetch(&alice, &bob.session.user_id).await;
+    assert_eq!(
+        second["code"],
+        "rate_limited",
+        "{:.200}",
+        second.to_string()
+    );
+    // About 800 KiB of debt at 16 KiB a second.
+    let wait = second["retryAfterMs"].as_u64().expect("a hint");
+    assert!((40_000..=60_000).contains(&wait), "retry after {wait} ms");
+    // Small answers of others are not held up.
+    let theirs = fetch(&carol, &alice.session.user_id).await;
+    assert_eq!(theirs["messages"], serde_json::json!([]), "{theirs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_names_are_limited_per_address() {
     let (_dir, server) = fresh_server(&[]).await;
     let login = |ip: &'static str, name: String| {
@@ -293,4 +340,50 @@ async fn a_socket_sending_malformed_events_is_disconnected() {
     // Others are untouched.
     let sent = alice.client.send(&alice.session.user_id, "fine").await;
     assert_eq!(sent["content"], "fine");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected_not_buffered_for() {
+    let (_dir, server) = fresh_server(&["--no-limits", "--max-message-bytes", "65536"]).await;
+    let mut observer = SioClient::login(&server.url, "observer").await;
+    let sender = SioClient::login(&server.url, "sender").await;
+    let mut sloth = RawSocket::open(&server).await;
+    sloth.send(r#"40{"username":"sloth"}"#).await;
+    let session = sloth
+        .recv_starting(r#"42["session""#)
+        .await
+        .expect("session");
+    let id = session
+        .split("\"userID\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("userID")
+        .to_owned();
+    // From here the sloth reads nothing, and 64 KiB messages keep coming its way until the
+    // server lets it go: however much the kernel buffers absorb, they fill at some point.
+    let big = "z".repeat(64 * 1024);
+    let flood = async {
+        for sent in 1..=4096u32 {
+            let ack = sender.client.send(&id, &big).await;
+            assert!(ack["id"].is_u64(), "{ack}");
+            if sent % 64 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        panic!("256 MiB sent to a client that reads nothing, and it is still connected");
+    };
+    let gone = tokio::select! {
+        gone = observer.client.next_within(event::USER_DISCONNECTED, Duration::from_secs(120)) => gone,
+        () = flood => unreachable!(),
+    };
+    assert_eq!(
+        gone,
+        Some(serde_json::json!(id)),
+        "the sloth is still connected"
+    );
+    let log = server.log();
+    assert!(log.contains("the client stopped reading"), "{log}");
+    // The write stall ended it, not the heartbeat (which would also come, 45 s in).
+    assert!(!log.contains("reason=HeartbeatTimeout"), "{log}");
+    drop(sloth);
 }

@@ -9,6 +9,10 @@ use natter_protocol::Message;
 /// The most content bytes one `fetch messages` answer carries.
 pub const MAX_PAGE_BYTES: usize = 1 << 20;
 
+/// What a message costs on the wire besides its content (ids, names of fields, timestamp), for
+/// byte budgets.
+pub const MESSAGE_ENVELOPE_BYTES: usize = 120;
+
 /// The most content bytes the login's `users` carries over all conversations.
 pub const MAX_LOGIN_HISTORY_BYTES: usize = 4 << 20;
 

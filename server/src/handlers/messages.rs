@@ -113,6 +113,13 @@ async fn fetch_page(
     if !app.store.user_exists(&req.with).await? {
         return Err(Rejection::UnknownUser);
     }
+    // A client still paying for earlier answers waits: answers it asked for and does not read
+    // would otherwise pile up in its socket's queue.
+    if let Some(budget) = &app.fetch_bytes {
+        budget
+            .take_cost(&me.user_id, 1.0, 0.0)
+            .map_err(Rejection::RateLimited)?;
+    }
     let limit = req
         .limit
         .unwrap_or(app.limits.history_per_chat)
@@ -124,5 +131,14 @@ async fn fetch_page(
     // Bounded in bytes too, whatever is stored: the oldest go, and come with the next page.
     let dropped = bounds::keep_newest_within(&mut messages, bounds::MAX_PAGE_BYTES);
     has_more |= dropped;
+    if let Some(budget) = &app.fetch_bytes {
+        let bytes: usize = messages
+            .iter()
+            .map(|m| m.content.len() + bounds::MESSAGE_ENVELOPE_BYTES)
+            .sum();
+        budget
+            .take_cost(&me.user_id, 0.0, bytes as f64)
+            .map_err(Rejection::RateLimited)?;
+    }
     Ok(MessagePage { messages, has_more })
 }
