@@ -38,6 +38,15 @@ pub mod event {
     pub const USER_RENAMED: &str = "user renamed";
     /// Extension. Server → everyone: the userID (a bare string) of a user an operator removed.
     pub const USER_REMOVED: &str = "user removed";
+    /// Extension. Client → server with an ack: [`crate::MarkRead`]; ack `{ok: true}` or
+    /// `{error, code}`. Server → the reader's other sockets and (unless the reader turned
+    /// receipts off) the peer's sockets: [`crate::ReadMarker`].
+    pub const READ: &str = "read";
+    /// Extension. Client → server: [`crate::TypingTo`] (no ack); server → the recipient's
+    /// sockets only: [`crate::TypingFrom`]. Not stored.
+    pub const TYPING: &str = "typing";
+    /// Extension. Client → server with an ack: [`crate::SetReceipts`]; ack `{ok: true}`.
+    pub const SET_RECEIPTS: &str = "set receipts";
 }
 
 /// A certificate's SHA-256 digest as people compare it: uppercase hex pairs joined by colons
@@ -210,7 +219,7 @@ pub struct Session {
 }
 
 /// One entry of `users`, and the payload of `user connected`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     #[serde(rename = "userID")]
     pub user_id: String,
@@ -220,6 +229,61 @@ pub struct User {
     /// recent messages only; older pages come from `fetch messages`).
     #[serde(default)]
     pub messages: Vec<Message>,
+    /// Extension, in `users`: messages from this user after the receiver's read marker.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread: u64,
+    /// Extension, in `users`: how far this user has read the receiver's messages (a message
+    /// id; 0 when nothing is known, or this user keeps receipts to themselves).
+    #[serde(rename = "readUpTo", default, skip_serializing_if = "is_zero")]
+    pub read_up_to: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Extension `read`, from a client: it has read its conversation with `with` up to the
+/// message `upTo` (an id of a message of that conversation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkRead {
+    pub with: String,
+    #[serde(rename = "upTo")]
+    pub up_to: u64,
+}
+
+/// Extension `read`, from the server: `from` has read its conversation with `to` up to
+/// `upTo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMarker {
+    pub from: String,
+    pub to: String,
+    #[serde(rename = "upTo")]
+    pub up_to: u64,
+}
+
+/// Extension `typing`, from a client: it is typing to `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingTo {
+    pub to: String,
+}
+
+/// Extension `typing`, from the server: `from` is typing to the receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingFrom {
+    pub from: String,
+}
+
+/// How long a `typing` shows after the last one, in milliseconds: clients send one about every
+/// [`TYPING_REPEAT_MS`] while a person types.
+pub const TYPING_SHOWS_MS: u64 = 5_000;
+/// How often a client repeats `typing` while its person keeps typing.
+pub const TYPING_REPEAT_MS: u64 = 3_000;
+
+/// Extension `set receipts`: whether others see how far this user has read (the user's own
+/// devices always do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetReceipts {
+    pub send: bool,
 }
 
 /// A stored private message, as delivered and as acknowledged.
@@ -300,6 +364,8 @@ pub enum ErrorCode {
     RateLimited,
     /// The content holds control characters (other than newline and tab).
     InvalidContent,
+    /// `read`: `upTo` is not a message of that conversation.
+    UnknownMessage,
 }
 
 /// An error ack: `{error: "<reason>", code}`. `error` is the guide-style human text.
@@ -474,15 +540,22 @@ mod tests {
             serde_json::to_value(&m).unwrap(),
             json!({"id": 7, "content": "hi", "from": "a", "to": "b", "ts": 1})
         );
-        let u = User {
+        let mut u = User {
             user_id: "u".into(),
             username: "alice".into(),
             connected: true,
-            messages: vec![],
+            ..User::default()
         };
         assert_eq!(
             serde_json::to_value(&u).unwrap(),
             json!({"userID": "u", "username": "alice", "connected": true, "messages": []})
+        );
+        // Read state only when there is some: the guide's shape otherwise.
+        (u.unread, u.read_up_to) = (2, 9);
+        assert_eq!(
+            serde_json::to_value(&u).unwrap(),
+            json!({"userID": "u", "username": "alice", "connected": true, "messages": [],
+                   "unread": 2, "readUpTo": 9})
         );
     }
 

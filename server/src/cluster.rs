@@ -87,7 +87,7 @@ async fn reassert<A: Adapter>(
             user_id: me.user_id.clone(),
             username: me.username.clone(),
             connected: true,
-            messages: Vec::new(),
+            ..User::default()
         };
         if let Err(e) = io.broadcast().emit(event::USER_CONNECTED, &user).await {
             tracing::warn!(user = %me.user_id, error = ?e, "could not announce connection");

@@ -91,6 +91,8 @@ pub struct AppInner {
     pub message_rate: Option<limits::Buckets>,
     /// History bytes per user; `None` without limits.
     pub fetch_bytes: Option<limits::Buckets>,
+    /// `typing` notices relayed per sender (always on: more carry no more information).
+    pub typing_rate: limits::Buckets,
     /// New identities per client address; `None` without limits.
     pub new_identities: Option<limits::Buckets>,
     /// Refusals, logged as counted summaries.
@@ -108,6 +110,7 @@ impl AppState {
             fetch_bytes: limits
                 .fetch_rate
                 .map(|(rate, burst)| limits::Buckets::new(f64::from(rate), burst)),
+            typing_rate: limits::Buckets::new(2.0, 5),
             new_identities: limits
                 .new_names_per_hour
                 .map(|n| limits::Buckets::new(f64::from(n) / 3600.0, n)),

@@ -23,7 +23,7 @@ async fn others_see_a_user_come_and_go() {
             user_id: a.clone(),
             username: "alice".into(),
             connected: true,
-            messages: vec![],
+            ..User::default()
         }
     );
     // Alice's list: both users, both online; she is not told about herself.

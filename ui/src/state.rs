@@ -371,6 +371,7 @@ mod tests {
             username: name.into(),
             connected,
             messages,
+            ..User::default()
         }
     }
 

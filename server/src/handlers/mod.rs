@@ -8,8 +8,10 @@
 //! - [`session`]: the auth middleware (who may join, as whom), connect and disconnect
 //!   (presence), and what a session does to itself (`logout`, `set password`).
 //! - [`messages`]: `private message` and `fetch messages`.
+//! - [`awareness`]: `read` markers, `typing`, `set receipts`.
 //! - [`bounds`]: answers bounded in bytes (a page, the login history).
 
+pub mod awareness;
 pub mod bounds;
 pub mod messages;
 pub mod session;
@@ -65,6 +67,8 @@ enum Rejection {
     RateLimited(std::time::Duration),
     #[error("the message holds control characters (only newline and tab are allowed)")]
     InvalidContent,
+    #[error("no such message in that conversation")]
+    UnknownMessage,
     #[error("server unavailable, try again")]
     Unavailable(#[from] StoreError),
 }
@@ -83,6 +87,7 @@ impl Rejection {
             Rejection::NameShared => "name_shared",
             Rejection::RateLimited(_) => "rate_limited",
             Rejection::InvalidContent => "invalid_content",
+            Rejection::UnknownMessage => "unknown_message",
             Rejection::Unavailable(_) => "unavailable",
         }
     }
@@ -99,6 +104,7 @@ impl Rejection {
             Rejection::NameShared => ErrorCode::NameShared,
             Rejection::RateLimited(_) => ErrorCode::RateLimited,
             Rejection::InvalidContent => ErrorCode::InvalidContent,
+            Rejection::UnknownMessage => ErrorCode::UnknownMessage,
             Rejection::Unavailable(_) => ErrorCode::Unavailable,
         };
         ErrorReply {

@@ -100,6 +100,9 @@ pub async fn authenticate<A: Adapter>(
     socket.on(event::FETCH_MESSAGES, messages::on_fetch_messages::<A>);
     socket.on(event::LOGOUT, on_logout::<A>);
     socket.on(event::SET_PASSWORD, on_set_password::<A>);
+    socket.on(event::READ, super::awareness::on_read::<A>);
+    socket.on(event::TYPING, super::awareness::on_typing::<A>);
+    socket.on(event::SET_RECEIPTS, super::awareness::on_set_receipts::<A>);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
 }
@@ -248,7 +251,7 @@ pub async fn on_connect<A: Adapter>(
         user_id: me.user_id.clone(),
         username: me.username.clone(),
         connected: true,
-        messages: Vec::new(),
+        ..User::default()
     };
     if let Err(e) = socket
         .broadcast()
@@ -270,10 +273,13 @@ async fn users_for(app: &AppState, user_id: &str) -> Result<Vec<User>, StoreErro
         .into_iter()
         .collect();
     bounds::trim_history(&mut conversations, bounds::MAX_LOGIN_HISTORY_BYTES);
+    let mut reads = app.store.read_states(user_id).await?;
     Ok(users
         .into_iter()
         .map(|u| User {
             messages: conversations.remove(&u.user_id).unwrap_or_default(),
+            unread: reads.get(&u.user_id).map_or(0, |r| r.unread),
+            read_up_to: reads.remove(&u.user_id).map_or(0, |r| r.read_up_to),
             // The user receiving the list is connected by definition, whatever the store says.
             connected: u.connected || u.user_id == user_id,
             user_id: u.user_id,

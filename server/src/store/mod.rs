@@ -60,6 +60,20 @@ pub struct NewMessage {
     pub client_id: Option<String>,
 }
 
+/// `read`'s `upTo` is not a message of that conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a message of that conversation")]
+pub struct NotInConversation;
+
+/// One conversation's read state, seen from one of its two people.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadState {
+    /// Messages from the other person after this person's read marker.
+    pub unread: u64,
+    /// How far the other person has read (0 when unknown or kept private).
+    pub read_up_to: u64,
+}
+
 /// What `insert_message` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
@@ -156,6 +170,29 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         per_peer: u32,
     ) -> StoreResult<Vec<(String, Vec<Message>)>>;
+
+    /// Moves `reader`'s marker in its conversation with `peer` to `up_to`, a message of that
+    /// conversation; markers never move back. The new marker when it moved, `None` when it
+    /// was already there or further.
+    async fn mark_read(
+        &self,
+        reader: &str,
+        peer: &str,
+        up_to: u64,
+    ) -> StoreResult<Result<Option<u64>, NotInConversation>>;
+
+    /// For each conversation of `user_id`, keyed by the other person: its unread count and how
+    /// far the other person has read (if they share that).
+    async fn read_states(
+        &self,
+        user_id: &str,
+    ) -> StoreResult<std::collections::HashMap<String, ReadState>>;
+
+    /// Whether others see `user_id`'s read markers.
+    async fn set_receipts(&self, user_id: &str, send: bool) -> StoreResult<()>;
+
+    /// See [`Store::set_receipts`]; on by default.
+    async fn sends_receipts(&self, user_id: &str) -> StoreResult<bool>;
 
     /// Up to `limit` messages between `a` and `b` with an id below `before` (all when `None`),
     /// oldest first, and whether older ones exist.

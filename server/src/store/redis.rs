@@ -7,7 +7,10 @@
 //! `users` → sorted set of userIDs in creation order; `conv:<lo>:<hi>` → sorted set of message
 //! JSON scored by id; `convs:<user>` → set of peers; `client:<from>:<clientId>` → the message
 //! stored under that key; `node:<node>:users` → users with a socket on that node;
-//! `node:<node>:alive` → expiring heartbeat; `nodes` → every node seen.
+//! `node:<node>:alive` → expiring heartbeat; `nodes` → every node seen; `inbox:<to>:<from>` →
+//! sorted set of the ids of messages from `from` to `to` (unread counts); `read:<reader>` →
+//! hash peer → the last message id read; `receipts_off` → set of users keeping read markers to
+//! themselves.
 //! Nothing expires but heartbeats: history is kept until someone deletes it.
 
 use std::collections::HashMap;
@@ -18,7 +21,8 @@ use natter_protocol::Message;
 use redis::aio::ConnectionManager;
 
 use super::{
-    Account, Inserted, NameTaken, NewMessage, NewUser, Store, StoreError, StoreResult, UserRecord,
+    Account, Inserted, NameTaken, NewMessage, NewUser, NotInConversation, ReadState, Store,
+    StoreError, StoreResult, UserRecord,
 };
 use crate::accounts::name_key;
 use crate::ids::hash_session_id;
@@ -50,8 +54,8 @@ return 1
 
 const NAMES_VERSION: &str = "natter:names_version";
 const SCHEMA_KEY: &str = "natter:schema";
-/// 2: name sets and per-user session sets exist.
-const SCHEMA: i64 = 2;
+/// 2: name sets and per-user session sets exist. 3: inbox sets exist.
+const SCHEMA: i64 = 3;
 
 fn user_key(user_id: &str) -> String {
     format!("natter:user:{user_id}")
@@ -80,21 +84,51 @@ local m = {id = id, content = ARGV[3], from = ARGV[1], to = ARGV[2], ts = tonumb
 if ARGV[5] ~= '' then m.clientId = ARGV[5] end
 local json = cjson.encode(m)
 redis.call('ZADD', KEYS[3], id, json)
+redis.call('ZADD', KEYS[6], id, id)
 redis.call('SADD', KEYS[4], ARGV[2])
 redis.call('SADD', KEYS[5], ARGV[1])
 if ARGV[5] ~= '' then redis.call('SET', KEYS[1], json) end
 return {1, json}
 "#;
 
+/// Moves a read marker forward only; returns the marker now stored and whether it moved.
+const MARK_READ: &str = r#"
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local up_to = tonumber(ARGV[2])
+if up_to <= current then return {current, 0} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {up_to, 1}
+"#;
+
+const RECEIPTS_OFF: &str = "natter:receipts_off";
+
+fn inbox_key(to: &str, from: &str) -> String {
+    format!("natter:inbox:{to}:{from}")
+}
+
+fn read_key(reader: &str) -> String {
+    format!("natter:read:{reader}")
+}
+
+/// Unread messages counted per conversation at most (see the SQLite store).
+const MAX_UNREAD_COUNTED: u64 = 9_999;
+
 pub struct RedisStore {
     conn: ConnectionManager,
     node: String,
     insert: redis::Script,
+    mark_read: redis::Script,
     create_user: redis::Script,
     rename_user: redis::Script,
     /// Usernames each node has seen, valid while `names_version` is unchanged.
     names: RwLock<HashMap<String, String>>,
     names_version: std::sync::atomic::AtomicI64,
+}
+
+impl From<redis::ParsingError> for StoreError {
+    fn from(e: redis::ParsingError) -> Self {
+        StoreError::Redis(e.to_string())
+    }
 }
 
 impl From<redis::RedisError> for StoreError {
@@ -131,6 +165,7 @@ impl RedisStore {
             conn,
             node,
             insert: redis::Script::new(INSERT),
+            mark_read: redis::Script::new(MARK_READ),
             create_user: redis::Script::new(CREATE_USER),
             rename_user: redis::Script::new(RENAME_USER),
             names: RwLock::new(HashMap::new()),
@@ -173,6 +208,21 @@ impl RedisStore {
                     .query_async::<()>(&mut conn)
                     .await?;
             }
+        }
+        // Inbox sets (for unread counts) of the messages stored before them.
+        for key in self.scan("natter:conv:*").await? {
+            let stored: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut conn)
+                .await?;
+            let mut pipe = redis::pipe();
+            for json in &stored {
+                let m = parse(json)?;
+                pipe.zadd(inbox_key(&m.to, &m.from), m.id, m.id).ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await?;
         }
         redis::cmd("SET")
             .arg(SCHEMA_KEY)
@@ -528,8 +578,13 @@ impl Store for RedisStore {
         for p in &peers {
             pipe.del(conv_key(user_id, p));
             pipe.srem(format!("natter:convs:{p}"), user_id);
+            pipe.del(inbox_key(user_id, p));
+            pipe.del(inbox_key(p, user_id));
+            pipe.hdel(read_key(p), user_id);
         }
         pipe.del(format!("natter:convs:{user_id}"))
+            .del(read_key(user_id))
+            .srem(RECEIPTS_OFF, user_id)
             .srem(name_set_key(&account.username), user_id)
             .zrem("natter:users", user_id)
             .del(user_key(user_id));
@@ -636,6 +691,7 @@ impl Store for RedisStore {
             .key(conv_key(&m.from, &m.to))
             .key(format!("natter:convs:{}", m.from))
             .key(format!("natter:convs:{}", m.to))
+            .key(inbox_key(&m.to, &m.from))
             .arg(&m.from)
             .arg(&m.to)
             .arg(&m.content)
@@ -684,6 +740,99 @@ impl Store for RedisStore {
                 Ok((peer, messages))
             })
             .collect()
+    }
+
+    async fn mark_read(
+        &self,
+        reader: &str,
+        peer: &str,
+        up_to: u64,
+    ) -> StoreResult<Result<Option<u64>, NotInConversation>> {
+        let mut conn = self.conn.clone();
+        let in_conversation: u64 = redis::cmd("ZCOUNT")
+            .arg(conv_key(reader, peer))
+            .arg(up_to)
+            .arg(up_to)
+            .query_async(&mut conn)
+            .await?;
+        if in_conversation == 0 {
+            return Ok(Err(NotInConversation));
+        }
+        let (marker, moved): (u64, u8) = self
+            .mark_read
+            .key(read_key(reader))
+            .arg(peer)
+            .arg(up_to)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(Ok((moved == 1).then_some(marker)))
+    }
+
+    async fn read_states(&self, user_id: &str) -> StoreResult<HashMap<String, ReadState>> {
+        let mut conn = self.conn.clone();
+        let peers: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(format!("natter:convs:{user_id}"))
+            .query_async(&mut conn)
+            .await?;
+        if peers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mine: HashMap<String, u64> = redis::cmd("HGETALL")
+            .arg(read_key(user_id))
+            .query_async(&mut conn)
+            .await?;
+        let mut pipe = redis::pipe();
+        for p in &peers {
+            let after = mine.get(p).copied().unwrap_or(0);
+            pipe.cmd("ZCOUNT")
+                .arg(inbox_key(user_id, p))
+                .arg(format!("({after}"))
+                .arg("+inf");
+            pipe.hget(read_key(p), user_id);
+            pipe.sismember(RECEIPTS_OFF, p);
+        }
+        let answers: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut out = HashMap::with_capacity(peers.len());
+        let mut answers = answers.into_iter();
+        for peer in peers {
+            let (Some(unread), Some(theirs), Some(private)) =
+                (answers.next(), answers.next(), answers.next())
+            else {
+                return Err(StoreError::Redis("short pipeline answer".into()));
+            };
+            let unread: u64 = redis::from_redis_value(unread)?;
+            let theirs: Option<u64> = redis::from_redis_value(theirs)?;
+            let private: bool = redis::from_redis_value(private)?;
+            out.insert(
+                peer,
+                ReadState {
+                    unread: unread.min(MAX_UNREAD_COUNTED),
+                    read_up_to: if private { 0 } else { theirs.unwrap_or(0) },
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    async fn set_receipts(&self, user_id: &str, send: bool) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let cmd = if send { "SREM" } else { "SADD" };
+        redis::cmd(cmd)
+            .arg(RECEIPTS_OFF)
+            .arg(user_id)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn sends_receipts(&self, user_id: &str) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let off: bool = redis::cmd("SISMEMBER")
+            .arg(RECEIPTS_OFF)
+            .arg(user_id)
+            .query_async(&mut conn)
+            .await?;
+        Ok(!off)
     }
 
     async fn page(

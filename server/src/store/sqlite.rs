@@ -21,7 +21,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{
-    Account, Inserted, NameTaken, NewMessage, NewUser, Store, StoreError, StoreResult, UserRecord,
+    Account, Inserted, NameTaken, NewMessage, NewUser, NotInConversation, ReadState, Store,
+    StoreError, StoreResult, UserRecord,
 };
 use crate::accounts::name_key;
 use crate::ids::hash_session_id;
@@ -84,7 +85,22 @@ INSERT INTO accounts (user_id, username, password_hash, created_at)
 DROP TABLE users;
 ALTER TABLE accounts RENAME TO users;
 "#,
+    // Read markers (how far each person has read each conversation) and whether a person
+    // shares them with others.
+    r#"
+CREATE TABLE read_markers (
+    reader TEXT NOT NULL,
+    peer   TEXT NOT NULL,
+    up_to  INTEGER NOT NULL,
+    PRIMARY KEY (reader, peer)
+) WITHOUT ROWID;
+ALTER TABLE users ADD COLUMN receipts INTEGER NOT NULL DEFAULT 1;
+"#,
 ];
+
+/// Unread messages are counted up to this many per conversation (a badge says "999+" well
+/// before), so a login never walks a long unread history.
+const MAX_UNREAD_COUNTED: u64 = 9_999;
 
 /// Read connections; more than the core count buys nothing on this workload.
 const READERS: usize = 2;
@@ -117,6 +133,10 @@ struct Directory {
     reserved: HashSet<String>,
     /// Each user's conversation peers, so a login reads only its own conversations.
     peers: HashMap<String, HashSet<String>>,
+    /// reader → peer → the last message id the reader has read in that conversation.
+    read_markers: HashMap<String, HashMap<String, u64>>,
+    /// Users who keep their read markers to their own devices.
+    receipts_off: HashSet<String>,
 }
 
 struct DirectoryEntry {
@@ -198,8 +218,21 @@ impl Directory {
                 if let Some(set) = self.peers.get_mut(&p) {
                     set.remove(user_id);
                 }
+                if let Some(markers) = self.read_markers.get_mut(&p) {
+                    markers.remove(user_id);
+                }
             }
         }
+        self.read_markers.remove(user_id);
+        self.receipts_off.remove(user_id);
+    }
+
+    fn read_marker(&self, reader: &str, peer: &str) -> u64 {
+        self.read_markers
+            .get(reader)
+            .and_then(|m| m.get(peer))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn has_conversation(&self, a: &str, b: &str) -> bool {
@@ -252,7 +285,7 @@ impl SqliteStore {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(5))?;
-                c.pragma_update(None, "cache_size", -16384)?;
+                c.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
                 Ok(Mutex::new(c))
             })
             .collect::<StoreResult<Vec<_>>>()?;
@@ -328,6 +361,12 @@ impl SqliteStore {
     }
 }
 
+/// Page caches, in KiB. They fill as the database grows and then hold the server's memory
+/// flat; kept small so that happens within minutes of use, not hours (the OS caches the file
+/// too, so a miss costs a copy, not a disk read).
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
+const READER_CACHE_KIB: i64 = 4 * 1024;
+
 fn configure(conn: &Connection) -> StoreResult<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // A burst may grow the WAL; when it restarts, it shrinks back to this (64 MiB).
@@ -336,9 +375,9 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     // commit keeps that affordable.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // 64 MiB of page cache (per connection): the indexes a login or a send touches stay in
-    // memory instead of being read back from the OS on every commit.
-    conn.pragma_update(None, "cache_size", -65536)?;
+    // The writer's page cache keeps the index pages a send touches in memory instead of
+    // reading them back from the OS on every commit.
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
 }
@@ -426,6 +465,25 @@ fn load_directory(conn: &Connection) -> StoreResult<Directory> {
         );
     }
     load_conversations(conn, &mut dir)?;
+    let mut stmt = conn.prepare("SELECT reader, peer, up_to FROM read_markers")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (reader, peer, up_to) = row?;
+        dir.read_markers
+            .entry(reader)
+            .or_default()
+            .insert(peer, up_to.max(0) as u64);
+    }
+    let mut stmt = conn.prepare("SELECT user_id FROM users WHERE receipts = 0")?;
+    for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        dir.receipts_off.insert(row?);
+    }
     Ok(dir)
 }
 
@@ -880,6 +938,8 @@ impl Store for SqliteStore {
                 .execute(params![uid])?;
             conn.prepare_cached("DELETE FROM messages WHERE sender = ?1 OR recipient = ?1")?
                 .execute(params![uid])?;
+            conn.prepare_cached("DELETE FROM read_markers WHERE reader = ?1 OR peer = ?1")?
+                .execute(params![uid])?;
             conn.prepare_cached("DELETE FROM users WHERE user_id = ?1")?
                 .execute(params![uid])
         })
@@ -954,6 +1014,121 @@ impl Store for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn mark_read(
+        &self,
+        reader: &str,
+        peer: &str,
+        up_to: u64,
+    ) -> StoreResult<Result<Option<u64>, NotInConversation>> {
+        let (lo, hi) = conversation_key(reader, peer);
+        let (lo, hi) = (lo.to_owned(), hi.to_owned());
+        let Ok(id) = i64::try_from(up_to) else {
+            return Ok(Err(NotInConversation));
+        };
+        let found = self
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT 1 FROM messages WHERE id = ?1 AND user_lo = ?2 AND user_hi = ?3",
+                    )?
+                    .exists(params![id, lo, hi])?)
+            })
+            .await?;
+        if !found {
+            return Ok(Err(NotInConversation));
+        }
+        if self.directory().read_marker(reader, peer) >= up_to {
+            return Ok(Ok(None));
+        }
+        let (r, p) = (reader.to_owned(), peer.to_owned());
+        self.directory_write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO read_markers (reader, peer, up_to) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (reader, peer) DO UPDATE SET up_to = max(up_to, excluded.up_to)",
+            )?
+            .execute(params![r, p, id])
+        })
+        .await?;
+        // Two reads racing: the higher one wins, here as in the table.
+        let mut dir = self.directory_mut();
+        let marker = dir
+            .read_markers
+            .entry(reader.to_owned())
+            .or_default()
+            .entry(peer.to_owned())
+            .or_default();
+        if *marker >= up_to {
+            return Ok(Ok(None));
+        }
+        *marker = up_to;
+        Ok(Ok(Some(up_to)))
+    }
+
+    async fn read_states(&self, user_id: &str) -> StoreResult<HashMap<String, ReadState>> {
+        let mine: Vec<(String, u64, u64)> = {
+            let dir = self.directory();
+            let Some(peers) = dir.peers.get(user_id) else {
+                return Ok(HashMap::new());
+            };
+            peers
+                .iter()
+                .map(|p| {
+                    let theirs = if dir.receipts_off.contains(p) {
+                        0
+                    } else {
+                        dir.read_marker(p, user_id)
+                    };
+                    (p.clone(), dir.read_marker(user_id, p), theirs)
+                })
+                .collect()
+        };
+        let user_id = user_id.to_owned();
+        self.read(move |conn| {
+            let mut count = conn.prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM messages \
+                 WHERE user_lo = ?1 AND user_hi = ?2 AND id > ?3 AND sender = ?4 LIMIT ?5)",
+            )?;
+            let mut out = HashMap::with_capacity(mine.len());
+            for (peer, my_marker, read_up_to) in mine {
+                let (lo, hi) = conversation_key(&user_id, &peer);
+                let after = i64::try_from(my_marker).unwrap_or(i64::MAX);
+                let unread: i64 = count.query_row(
+                    params![lo, hi, after, peer, MAX_UNREAD_COUNTED as i64],
+                    |r| r.get(0),
+                )?;
+                out.insert(
+                    peer,
+                    ReadState {
+                        unread: unread.max(0) as u64,
+                        read_up_to,
+                    },
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn set_receipts(&self, user_id: &str, send: bool) -> StoreResult<()> {
+        let uid = user_id.to_owned();
+        self.directory_write(move |conn| {
+            conn.prepare_cached("UPDATE users SET receipts = ?2 WHERE user_id = ?1")?
+                .execute(params![uid, send])
+        })
+        .await?;
+        let mut dir = self.directory_mut();
+        if send {
+            dir.receipts_off.remove(user_id);
+        } else {
+            dir.receipts_off.insert(user_id.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn sends_receipts(&self, user_id: &str) -> StoreResult<bool> {
+        Ok(!self.directory().receipts_off.contains(user_id))
     }
 
     async fn page(
