@@ -27,6 +27,13 @@ pub mod command {
     pub const TRUST: &str = "trust";
     /// [`super::SetPasswordArgs`] → `()`: protect one's name with a password, or change it.
     pub const SET_PASSWORD: &str = "set_password";
+    /// [`super::MarkReadArgs`]: the open conversation was read up to a message.
+    pub const MARK_READ: &str = "mark_read";
+    /// [`super::TypingArgs`]: the person is typing to someone (the UI repeats it while they
+    /// type).
+    pub const TYPING: &str = "typing";
+    /// [`super::SetReceiptsArgs`]: whether others see how far the person has read.
+    pub const SET_RECEIPTS: &str = "set_receipts";
 }
 
 /// The connection as the person sees it.
@@ -116,6 +123,14 @@ pub enum AppEvent {
     Acked { message: Message },
     /// The outbox now holds exactly these entries, oldest first.
     Outbox { entries: Vec<OutboxEntry> },
+    /// A read marker: one of ours (from another device) or the other person's.
+    Read { marker: crate::ReadMarker },
+    /// `from` is typing to us; `at_ms` is when the UI received it (filled in by the UI).
+    Typing {
+        from: String,
+        #[serde(default)]
+        at_ms: u64,
+    },
 }
 
 /// [`command::LOGIN`] arguments.
@@ -165,6 +180,23 @@ pub enum SendOutcome {
 }
 
 /// [`command::FETCH_OLDER`] arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkReadArgs {
+    pub with: String,
+    pub up_to: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingArgs {
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetReceiptsArgs {
+    pub send: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchOlderArgs {
     pub with: String,

@@ -65,3 +65,22 @@ pub async fn fetch_older(
 pub async fn logout(conn: State<'_, Connection>) -> Result<(), AppError> {
     conn.logout().await
 }
+
+#[tauri::command]
+pub async fn mark_read(
+    conn: State<'_, Connection>,
+    with: String,
+    up_to: u64,
+) -> Result<(), AppError> {
+    conn.mark_read(&with, up_to).await
+}
+
+#[tauri::command]
+pub async fn typing(conn: State<'_, Connection>, to: String) -> Result<(), AppError> {
+    conn.typing(&to).await
+}
+
+#[tauri::command]
+pub async fn set_receipts(conn: State<'_, Connection>, send: bool) -> Result<(), AppError> {
+    conn.set_receipts(send).await
+}

@@ -23,7 +23,8 @@ use futures_util::FutureExt;
 use natter_protocol::client;
 use natter_protocol::ipc::{AppEvent, ConnectionState, OutboxEntry, SendOutcome};
 use natter_protocol::{
-    Done, ErrorCode, Message, MessagePage, Refusal, Reply, Session, User, UserRenamed, event,
+    Done, ErrorCode, Message, MessagePage, ReadMarker, Refusal, Reply, Session, TypingFrom, User,
+    UserRenamed, event,
 };
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
@@ -223,6 +224,38 @@ impl Connection {
         .await
     }
 
+    /// The person has read their conversation with `with` up to message `up_to`.
+    pub async fn mark_read(&self, with: &str, up_to: u64) -> Result<(), AppError> {
+        let payload = json!({ "with": with, "upTo": up_to });
+        self.ask(|reply| Input::Notify {
+            event: event::READ,
+            payload,
+            reply,
+        })
+        .await?
+    }
+
+    /// The person is typing to `to`.
+    pub async fn typing(&self, to: &str) -> Result<(), AppError> {
+        let payload = json!({ "to": to });
+        self.ask(|reply| Input::Notify {
+            event: event::TYPING,
+            payload,
+            reply,
+        })
+        .await?
+    }
+
+    /// Whether others see how far the person has read.
+    pub async fn set_receipts(&self, send: bool) -> Result<(), AppError> {
+        self.ask(|reply| Input::Notify {
+            event: event::SET_RECEIPTS,
+            payload: json!({ "send": send }),
+            reply,
+        })
+        .await?
+    }
+
     /// Revokes the session on the server (when connected), then forgets it and the outbox
     /// and disconnects.
     pub async fn logout(&self) -> Result<(), AppError> {
@@ -270,6 +303,13 @@ enum Input {
         with: String,
         before: Option<u64>,
         reply: Responder<oneshot::Receiver<Result<MessagePage, AppError>>>,
+    },
+    /// An event for the server that needs no answer (`read`, `typing`, `set receipts`): sent
+    /// when connected, dropped otherwise (the UI sends read markers again after a reconnect).
+    Notify {
+        event: &'static str,
+        payload: Value,
+        reply: Responder<Result<(), AppError>>,
     },
     /// Asks the server to revoke the session; the receiver resolves once it confirmed.
     Logout {
@@ -446,6 +486,13 @@ impl Manager {
                 let (tx, rx) = oneshot::channel();
                 self.fetch_older(with, before, tx).await;
                 let _ = reply.send(rx);
+            }
+            Input::Notify {
+                event,
+                payload,
+                reply,
+            } => {
+                let _ = reply.send(self.notify(event, payload).await);
             }
             Input::Logout { reply } => {
                 let (tx, rx) = oneshot::channel();
@@ -898,6 +945,17 @@ impl Manager {
                 Ok(message) => self.emit(AppEvent::Message { message }),
                 Err(e) => tracing::warn!(error = %e, "bad private message"),
             },
+            event::READ => match serde_json::from_value::<ReadMarker>(payload) {
+                Ok(marker) => self.emit(AppEvent::Read { marker }),
+                Err(e) => tracing::warn!(error = %e, "bad read marker"),
+            },
+            event::TYPING => match serde_json::from_value::<TypingFrom>(payload) {
+                Ok(t) => self.emit(AppEvent::Typing {
+                    from: t.from,
+                    at_ms: 0,
+                }),
+                Err(e) => tracing::warn!(error = %e, "bad typing"),
+            },
             other => tracing::debug!(event = other, "ignored server event"),
         }
     }
@@ -1114,6 +1172,16 @@ impl Manager {
         {
             let _ = tx.send(Err(AppError::Rejected(e.to_string())));
         }
+    }
+
+    async fn notify(&mut self, name: &'static str, payload: Value) -> Result<(), AppError> {
+        let (ConnectionState::Connected, Some(client)) = (&self.state, self.client.clone()) else {
+            return Err(AppError::Offline);
+        };
+        client
+            .emit(name, payload)
+            .await
+            .map_err(|e| AppError::Rejected(e.to_string()))
     }
 
     async fn fetch_older(&mut self, with: String, before: Option<u64>, reply: FetchReply) {

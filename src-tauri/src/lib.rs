@@ -62,6 +62,9 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::logout,
         commands::trust,
         commands::set_password,
+        commands::mark_read,
+        commands::typing,
+        commands::set_receipts,
     ]
 }
 

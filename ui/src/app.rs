@@ -3,7 +3,9 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use natter_protocol::ipc::{ConnectionState, LoginArgs, SetPasswordArgs};
+use natter_protocol::ipc::{AppEvent, ConnectionState, LoginArgs, SetPasswordArgs};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
 
 use crate::shell;
 use crate::state::{AppState, TimelineItem};
@@ -13,8 +15,21 @@ pub fn App() -> impl IntoView {
     let state = RwSignal::new(AppState::default());
     // Logging in before the shell's events are heard would lose them: the form waits.
     let listening = RwSignal::new(false);
+    let focused = window_focus();
+    // One clock for what expires on its own ("… is typing").
+    provide_context(ticker(1_000));
     spawn_local(async move {
-        if let Err(e) = shell::on_event(move |ev| state.update(|s| s.apply(ev))).await {
+        let on_event = move |ev| {
+            let ev = match ev {
+                AppEvent::Typing { from, .. } => AppEvent::Typing {
+                    from,
+                    at_ms: now_ms(),
+                },
+                ev => ev,
+            };
+            state.update(|s| s.apply(ev));
+        };
+        if let Err(e) = shell::on_event(on_event).await {
             web_sys::console::error_1(&format!("cannot listen to the shell: {e}").into());
             return;
         }
@@ -34,6 +49,19 @@ pub fn App() -> impl IntoView {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(&title);
         }
+    });
+    // The open conversation in a focused window is read: its marker goes to the server, which
+    // clears the badge on every device of ours and tells the sender.
+    Effect::new(move |_| {
+        let Some((with, up_to)) = state.with(|s| s.read_to_send(focused.get())) else {
+            return;
+        };
+        state.update(|s| s.marker_sent(&with, up_to));
+        spawn_local(async move {
+            if let Err(e) = shell::mark_read(with, up_to).await {
+                web_sys::console::warn_1(&format!("read marker not sent: {e}").into());
+            }
+        });
     });
     view! {
         <Show when=move || state.with(|s| s.shows_login()) fallback=move || view! { <Chat state/> }>
@@ -390,6 +418,28 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
 
     let draft = RwSignal::new(String::new());
     let send_error = RwSignal::new(None::<String>);
+    // While the person types, the other side hears it every few seconds.
+    let typing_sent = StoredValue::new(0u64);
+    let on_input = move |_| {
+        let now = now_ms();
+        if now < typing_sent.get_value() + natter_protocol::TYPING_REPEAT_MS
+            || !state.with_untracked(|s| s.is_online())
+        {
+            return;
+        }
+        let Some(to) = state.with_untracked(|s| s.selected.clone()) else {
+            return;
+        };
+        typing_sent.set_value(now);
+        spawn_local(async move {
+            let _ = shell::typing(to).await;
+        });
+    };
+    let clock_tick = use_context::<ReadSignal<u64>>().unwrap_or_else(|| signal(0).0);
+    let typing = move || {
+        let now = clock_tick.get().max(now_ms());
+        state.with(|s| s.typing_shown(now).map(|u| u.username.clone()))
+    };
     let send = move || {
         let content = draft.get_untracked();
         let Some(to) = state.with_untracked(|s| s.selected.clone()) else {
@@ -400,6 +450,7 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
         }
         draft.set(String::new());
         send_error.set(None);
+        typing_sent.set_value(0);
         pinned.set_value(true);
         spawn_local(async move {
             if let Err(e) = shell::send(to, content).await {
@@ -428,6 +479,9 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
                 <MessageRow item online=Signal::derive(online)/>
             </For>
         </div>
+        {move || typing().map(|name| view! {
+            <div class="typing" data-testid="typing">{format!("{name} is typing…")}</div>
+        })}
         <Show when=move || !online()>
             <div class="offline-banner" data-testid="offline-banner">
                 "Offline — messages will send when reconnected"
@@ -439,6 +493,7 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
         <form class="composer" on:submit=move |ev: SubmitEvent| { ev.prevent_default(); send(); }>
             <textarea data-testid="message-input" rows="1" placeholder="Write a message…"
                 bind:value=draft
+                on:input=on_input
                 on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                     if ev.key() == "Enter" && !ev.shift_key() {
                         ev.prevent_default();
@@ -459,21 +514,31 @@ fn item_key(item: &TimelineItem) -> String {
 
 #[component]
 fn MessageRow(item: TimelineItem, online: Signal<bool>) -> impl IntoView {
+    let status = item.delivery().as_str();
     match item {
-        TimelineItem::Stored { message, from_self } => view! {
+        TimelineItem::Stored {
+            message,
+            from_self,
+            read,
+        } => view! {
             <div data-testid="message" data-from-self=from_self.to_string()
-                data-message-id=message.id.to_string()
+                data-message-id=message.id.to_string() data-status=status
                 class="msg" class:self=from_self>
                 <div class="bubble" dir="auto">{message.content}</div>
                 <div class="meta">
                     {clock(message.ts)}
-                    {from_self.then(|| view! { <span class="tick" title="sent">" ✓"</span> })}
+                    {from_self.then(|| if read {
+                        view! { <span class="tick read" title="read">" ✓✓"</span> }.into_any()
+                    } else {
+                        view! { <span class="tick" title="sent">" ✓"</span> }.into_any()
+                    })}
                 </div>
             </div>
         }
         .into_any(),
         TimelineItem::Pending { entry } => view! {
-            <div data-testid="message" data-from-self="true" class="msg self pending">
+            <div data-testid="message" data-from-self="true" data-status=status
+                class="msg self pending">
                 <div class="bubble" dir="auto">{entry.content}</div>
                 <div class="meta">
                     {move || if online.get() { "sending…" } else { "offline — will send when reconnected" }}
@@ -482,6 +547,44 @@ fn MessageRow(item: TimelineItem, online: Signal<bool>) -> impl IntoView {
         }
         .into_any(),
     }
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// A signal set to the time every `every_ms`, for what expires on its own (typing).
+fn ticker(every_ms: i32) -> ReadSignal<u64> {
+    let (now, set_now) = signal(now_ms());
+    let tick = Closure::<dyn FnMut()>::new(move || set_now.set(now_ms()));
+    if let Some(w) = web_sys::window() {
+        let _ = w.set_interval_with_callback_and_timeout_and_arguments_0(
+            tick.as_ref().unchecked_ref(),
+            every_ms,
+        );
+    }
+    // Lives as long as the page.
+    tick.forget();
+    now
+}
+
+/// Whether the window has the keyboard focus, kept current by its focus and blur events.
+fn window_focus() -> ReadSignal<bool> {
+    let window = web_sys::window();
+    let initially = window
+        .as_ref()
+        .and_then(|w| w.document())
+        .and_then(|d| d.has_focus().ok())
+        .unwrap_or(true);
+    let (focused, set_focused) = signal(initially);
+    if let Some(w) = window {
+        for (name, value) in [("focus", true), ("blur", false)] {
+            let listener = Closure::<dyn FnMut()>::new(move || set_focused.set(value));
+            let _ = w.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+            listener.forget();
+        }
+    }
+    focused
 }
 
 /// `HH:MM` in local time.

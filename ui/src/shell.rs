@@ -3,8 +3,8 @@
 
 use natter_protocol::MessagePage;
 use natter_protocol::ipc::{
-    AppEvent, EVENT, FetchOlderArgs, LoginArgs, SendArgs, SendOutcome, SetPasswordArgs, TrustArgs,
-    command,
+    AppEvent, EVENT, FetchOlderArgs, LoginArgs, MarkReadArgs, SendArgs, SendOutcome,
+    SetPasswordArgs, TrustArgs, TypingArgs, command,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -87,6 +87,14 @@ pub async fn send(to: String, content: String) -> Result<SendOutcome, String> {
 
 pub async fn fetch_older(with: String, before: Option<u64>) -> Result<MessagePage, String> {
     invoke(command::FETCH_OLDER, &FetchOlderArgs { with, before }).await
+}
+
+pub async fn mark_read(with: String, up_to: u64) -> Result<(), String> {
+    invoke(command::MARK_READ, &MarkReadArgs { with, up_to }).await
+}
+
+pub async fn typing(to: String) -> Result<(), String> {
+    invoke(command::TYPING, &TypingArgs { to }).await
 }
 
 pub async fn logout() -> Result<(), String> {

@@ -16,6 +16,12 @@ pub struct UserView {
     /// Oldest first, no duplicates (by id).
     pub messages: Vec<Message>,
     pub unread: u32,
+    /// How far this person has read our messages (their read receipts).
+    pub their_read_up_to: u64,
+    /// The last read marker sent (or known sent) for this conversation from any of our devices.
+    pub marker_sent: u64,
+    /// They are typing to us until this time (ms since the epoch, the UI's clock).
+    pub typing_until: Option<u64>,
     /// No older messages exist on the server than the first one here.
     pub history_complete: bool,
     pub loading_older: bool,
@@ -24,8 +30,46 @@ pub struct UserView {
 /// What the message panel shows: stored messages, then ours still waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimelineItem {
-    Stored { message: Message, from_self: bool },
-    Pending { entry: OutboxEntry },
+    Stored {
+        message: Message,
+        from_self: bool,
+        /// Ours only: the other person has read it.
+        read: bool,
+    },
+    Pending {
+        entry: OutboxEntry,
+    },
+}
+
+/// Where a message of ours stands, as `data-status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// In the outbox: not stored on the server yet.
+    Pending,
+    /// Stored (acked) by the server.
+    Sent,
+    /// The other person has read it.
+    Read,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Pending => "pending",
+            Delivery::Sent => "sent",
+            Delivery::Read => "read",
+        }
+    }
+}
+
+impl TimelineItem {
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            TimelineItem::Pending { .. } => Delivery::Pending,
+            TimelineItem::Stored { read: true, .. } => Delivery::Read,
+            TimelineItem::Stored { .. } => Delivery::Sent,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +253,60 @@ impl AppState {
                 self.add_message(message)
             }
             AppEvent::Outbox { entries } => self.outbox = entries,
+            AppEvent::Read { marker } => self.apply_read(marker),
+            AppEvent::Typing { from, at_ms } => {
+                if let Some(u) = self.user_mut(&from) {
+                    u.typing_until = Some(at_ms + natter_protocol::TYPING_SHOWS_MS);
+                }
+            }
         }
+    }
+
+    /// A read marker from the server: ours (another device read a conversation: its badge
+    /// clears here too) or the other person's (our messages up to there show as read).
+    fn apply_read(&mut self, marker: natter_protocol::ReadMarker) {
+        let Some(me) = self.my_id().map(str::to_owned) else {
+            return;
+        };
+        if marker.from == me {
+            if let Some(u) = self.user_mut(&marker.to) {
+                u.marker_sent = u.marker_sent.max(marker.up_to);
+                let still_unread = u
+                    .messages
+                    .iter()
+                    .filter(|m| m.from == u.user_id && m.id > marker.up_to)
+                    .count() as u32;
+                u.unread = u.unread.min(still_unread);
+            }
+        } else if marker.to == me
+            && let Some(u) = self.user_mut(&marker.from)
+        {
+            u.their_read_up_to = u.their_read_up_to.max(marker.up_to);
+        }
+    }
+
+    /// The read marker to send now, if any: the open conversation, in a focused window, has
+    /// messages past the last marker sent. The caller sends it and calls [`Self::marker_sent`].
+    pub fn read_to_send(&self, focused: bool) -> Option<(String, u64)> {
+        if !focused || !self.is_online() {
+            return None;
+        }
+        let u = self.selected_user()?;
+        let last = u.messages.last()?.id;
+        (last > u.marker_sent).then(|| (u.user_id.clone(), last))
+    }
+
+    pub fn marker_sent(&mut self, user_id: &str, up_to: u64) {
+        if let Some(u) = self.user_mut(user_id) {
+            u.marker_sent = u.marker_sent.max(up_to);
+            u.unread = 0;
+        }
+    }
+
+    /// Whether the open conversation's person is typing at `now_ms`.
+    pub fn typing_shown(&self, now_ms: u64) -> Option<&UserView> {
+        self.selected_user()
+            .filter(|u| u.typing_until.is_some_and(|until| now_ms < until))
     }
 
     fn view_of(&self, user: User) -> UserView {
@@ -221,32 +318,27 @@ impl AppState {
             user_id: user.user_id,
             username: user.username,
             messages: user.messages,
-            unread: 0,
+            unread: u32::try_from(user.unread).unwrap_or(u32::MAX),
+            their_read_up_to: user.read_up_to,
+            marker_sent: 0,
+            typing_until: None,
             loading_older: false,
         }
     }
 
-    /// A fresh `users` (every (re)connect): keeps older pages already loaded and counts what
-    /// arrived meanwhile from others as unread.
+    /// A fresh `users` (every (re)connect): keeps older pages already loaded; unread counts
+    /// and receipts are the server's (they follow the person across devices).
     fn replace_users(&mut self, users: Vec<User>) {
         let mut old = std::mem::take(&mut self.users);
-        let me = self.my_id().map(str::to_owned);
         for user in users {
             let mut view = self.view_of(user);
             if let Some(pos) = old.iter().position(|o| o.user_id == view.user_id) {
                 let prev = old.swap_remove(pos);
                 let fresh: Vec<Message> = std::mem::take(&mut view.messages);
-                let first_known = prev.messages.first().map(|m| m.id);
                 view.history_complete = prev.history_complete;
-                view.unread = prev.unread;
                 view.messages = prev.messages;
+                view.their_read_up_to = view.their_read_up_to.max(prev.their_read_up_to);
                 for m in fresh {
-                    let from_other = Some(m.from.as_str()) != me.as_deref();
-                    let is_new = first_known.is_none_or(|first| m.id > first)
-                        && !view.messages.iter().any(|k| k.id == m.id);
-                    if is_new && from_other && self.selected.as_deref() != Some(&view.user_id) {
-                        view.unread += 1;
-                    }
                     insert_sorted(&mut view.messages, m);
                 }
             }
@@ -265,22 +357,23 @@ impl AppState {
         } else {
             message.from.clone()
         };
-        let selected = self.selected.clone();
         let Some(user) = self.user_mut(&peer) else {
             return;
         };
-        if insert_sorted(&mut user.messages, message)
-            && !from_self
-            && selected.as_deref() != Some(peer.as_str())
-        {
+        if !from_self {
+            // Their message ends their typing.
+            user.typing_until = None;
+        }
+        // Counted even in the open conversation: the read marker the window sends (when it
+        // is focused) clears it, on every device of ours.
+        if insert_sorted(&mut user.messages, message) && !from_self {
             user.unread += 1;
         }
     }
 
-    /// Opens a conversation: its unread count goes to zero.
+    /// Opens a conversation; its unread count clears once its read marker is sent.
     pub fn select(&mut self, user_id: &str) {
-        if let Some(u) = self.user_mut(user_id) {
-            u.unread = 0;
+        if self.user(user_id).is_some() {
             self.selected = Some(user_id.to_owned());
         }
     }
@@ -316,9 +409,13 @@ impl AppState {
             .map(|u| {
                 u.messages
                     .iter()
-                    .map(|m| TimelineItem::Stored {
-                        from_self: Some(m.from.as_str()) == me,
-                        message: m.clone(),
+                    .map(|m| {
+                        let from_self = Some(m.from.as_str()) == me;
+                        TimelineItem::Stored {
+                            read: from_self && m.id <= u.their_read_up_to,
+                            from_self,
+                            message: m.clone(),
+                        }
                     })
                     .collect()
             })
@@ -356,6 +453,7 @@ fn insert_sorted(messages: &mut Vec<Message>, m: Message) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use natter_protocol::ReadMarker;
 
     fn session(id: &str) -> Session {
         Session {
@@ -446,7 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn unread_counts_messages_from_others_outside_the_open_chat() {
+    fn unread_counts_clear_by_read_markers_only_in_a_focused_window() {
         let mut s = logged_in();
         s.apply(AppEvent::Message {
             message: msg(10, "a", "me"),
@@ -457,21 +555,119 @@ mod tests {
         assert_eq!(s.user("a").unwrap().unread, 2);
         assert_eq!(s.total_unread(), 2);
         s.select("a");
+        assert_eq!(
+            s.read_to_send(false),
+            None,
+            "an unfocused window reads nothing"
+        );
+        assert_eq!(s.user("a").unwrap().unread, 2);
+        assert_eq!(s.read_to_send(true), Some(("a".into(), 11)));
+        s.marker_sent("a", 11);
         assert_eq!(s.user("a").unwrap().unread, 0);
+        assert_eq!(s.read_to_send(true), None, "sent once");
         s.apply(AppEvent::Message {
             message: msg(12, "a", "me"),
         });
-        assert_eq!(
-            s.user("a").unwrap().unread,
-            0,
-            "the open chat has no unread"
-        );
+        assert_eq!(s.read_to_send(true), Some(("a".into(), 12)));
         // Our own messages (from another window) are never unread.
         s.apply(AppEvent::Message {
             message: msg(13, "me", "z"),
         });
         assert_eq!(s.user("z").unwrap().unread, 0);
         assert_eq!(s.user("z").unwrap().messages.len(), 1);
+    }
+
+    #[test]
+    fn reading_on_another_device_clears_the_badge_here() {
+        let mut s = logged_in();
+        for id in [10, 11, 12] {
+            s.apply(AppEvent::Message {
+                message: msg(id, "a", "me"),
+            });
+        }
+        s.apply(AppEvent::Read {
+            marker: ReadMarker {
+                from: "me".into(),
+                to: "a".into(),
+                up_to: 11,
+            },
+        });
+        assert_eq!(s.user("a").unwrap().unread, 1, "12 is still unread");
+        s.select("a");
+        assert_eq!(s.read_to_send(true), Some(("a".into(), 12)));
+    }
+
+    #[test]
+    fn receipts_mark_our_messages_read() {
+        let mut s = logged_in();
+        s.apply(AppEvent::Acked {
+            message: msg(5, "me", "b"),
+        });
+        let status = |s: &AppState| -> Vec<&'static str> {
+            s.timeline("b")
+                .iter()
+                .filter(|i| {
+                    !matches!(
+                        i,
+                        TimelineItem::Stored {
+                            from_self: false,
+                            ..
+                        }
+                    )
+                })
+                .map(|i| i.delivery().as_str())
+                .collect()
+        };
+        assert_eq!(status(&s), ["sent", "sent"]);
+        s.apply(AppEvent::Read {
+            marker: ReadMarker {
+                from: "b".into(),
+                to: "me".into(),
+                up_to: 2,
+            },
+        });
+        assert_eq!(status(&s), ["read", "sent"]);
+        // A marker of someone else's conversation is not about us.
+        s.apply(AppEvent::Read {
+            marker: ReadMarker {
+                from: "b".into(),
+                to: "a".into(),
+                up_to: 9,
+            },
+        });
+        assert_eq!(status(&s), ["read", "sent"]);
+    }
+
+    #[test]
+    fn typing_shows_for_a_while_and_ends_with_their_message() {
+        let mut s = logged_in();
+        s.select("b");
+        s.apply(AppEvent::Typing {
+            from: "b".into(),
+            at_ms: 1_000,
+        });
+        assert!(s.typing_shown(1_000).is_some());
+        assert!(s.typing_shown(5_999).is_some());
+        assert!(
+            s.typing_shown(6_000).is_none(),
+            "gone 5 s after the last one"
+        );
+        s.apply(AppEvent::Typing {
+            from: "b".into(),
+            at_ms: 7_000,
+        });
+        s.apply(AppEvent::Message {
+            message: msg(20, "b", "me"),
+        });
+        assert!(s.typing_shown(7_001).is_none(), "their message ends it");
+        s.apply(AppEvent::Typing {
+            from: "a".into(),
+            at_ms: 8_000,
+        });
+        assert!(
+            s.typing_shown(8_001).is_none(),
+            "only the open conversation's"
+        );
     }
 
     #[test]
@@ -492,7 +688,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_users_list_keeps_older_pages_and_counts_what_was_missed() {
+    fn a_new_users_list_keeps_older_pages_and_takes_the_servers_counts() {
         let mut s = logged_in();
         s.add_older(
             "b",
@@ -505,18 +701,23 @@ mod tests {
         s.apply(AppEvent::Users {
             users: vec![
                 user("me", "me", true, vec![]),
-                user(
-                    "b",
-                    "Bob",
-                    true,
-                    vec![msg(1, "b", "me"), msg(2, "me", "b"), msg(7, "b", "me")],
-                ),
+                User {
+                    unread: 1,
+                    read_up_to: 2,
+                    ..user(
+                        "b",
+                        "Bob",
+                        true,
+                        vec![msg(1, "b", "me"), msg(2, "me", "b"), msg(7, "b", "me")],
+                    )
+                },
             ],
         });
         let b = s.user("b").unwrap();
         let ids: Vec<u64> = b.messages.iter().map(|m| m.id).collect();
         assert_eq!(ids, [0, 1, 2, 7]);
         assert_eq!(b.unread, 1);
+        assert_eq!(b.their_read_up_to, 2);
         assert!(b.history_complete);
         assert!(s.user("a").is_none(), "users gone from the list are gone");
     }
