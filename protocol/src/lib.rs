@@ -216,6 +216,13 @@ pub struct Session {
     /// Extension: the username bound to this session, so a resumed client can show it.
     #[serde(default)]
     pub username: String,
+    /// Extension: whether others see how far this user has read (`set receipts`).
+    #[serde(default = "yes")]
+    pub receipts: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One entry of `users`, and the payload of `user connected`.
@@ -523,11 +530,15 @@ mod tests {
             session_id: "s".into(),
             user_id: "u".into(),
             username: "alice".into(),
+            receipts: true,
         };
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
-            json!({"sessionID": "s", "userID": "u", "username": "alice"})
+            json!({"sessionID": "s", "userID": "u", "username": "alice", "receipts": true})
         );
+        let old: Session =
+            serde_json::from_value(json!({"sessionID": "s", "userID": "u"})).unwrap();
+        assert!(old.receipts, "receipts are on unless a server says otherwise");
         let m = Message {
             id: 7,
             content: "hi".into(),

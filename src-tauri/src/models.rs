@@ -20,6 +20,8 @@ impl SavedSession {
             session_id: self.session_id.clone(),
             user_id: self.user_id.clone(),
             username: self.username.clone(),
+            // Until the server's `session` says otherwise.
+            receipts: true,
         }
     }
 }

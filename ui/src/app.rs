@@ -250,7 +250,7 @@ fn Chat(state: RwSignal<AppState>) -> impl IntoView {
                     </button>
                 </header>
                 <Show when=move || show_settings.get()>
-                    <Settings/>
+                    <Settings state/>
                 </Show>
                 <ul class="users">
                     <For each=rows key=|r| r.clone() let(row)>
@@ -270,7 +270,21 @@ fn Chat(state: RwSignal<AppState>) -> impl IntoView {
 
 /// Setting or changing one's password (needed to sign in from another computer).
 #[component]
-fn Settings() -> impl IntoView {
+fn Settings(state: RwSignal<AppState>) -> impl IntoView {
+    let receipts = move || state.with(|s| s.me.as_ref().is_none_or(|m| m.receipts));
+    let toggle_receipts = move |ev: leptos::ev::Event| {
+        let send = event_target_checked(&ev);
+        state.update(|s| {
+            if let Some(me) = s.me.as_mut() {
+                me.receipts = send;
+            }
+        });
+        spawn_local(async move {
+            if let Err(e) = shell::set_receipts(send).await {
+                web_sys::console::warn_1(&format!("receipts setting not sent: {e}").into());
+            }
+        });
+    };
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
     let outcome = RwSignal::new(None::<Result<(), String>>);
@@ -302,6 +316,12 @@ fn Settings() -> impl IntoView {
                 Ok(()) => view! { <p class="ok" data-testid="password-result">"Password saved."</p> }.into_any(),
                 Err(e) => view! { <p class="error" data-testid="password-result" role="alert">{e}</p> }.into_any(),
             })}
+            <h2>"Privacy"</h2>
+            <label class="check">
+                <input data-testid="receipts" type="checkbox" prop:checked=receipts
+                    on:change=toggle_receipts/>
+                "Send read receipts (your own devices always sync)"
+            </label>
         </form>
     }
 }

@@ -4,7 +4,7 @@
 use natter_protocol::MessagePage;
 use natter_protocol::ipc::{
     AppEvent, EVENT, FetchOlderArgs, LoginArgs, MarkReadArgs, SendArgs, SendOutcome,
-    SetPasswordArgs, TrustArgs, TypingArgs, command,
+    SetPasswordArgs, SetReceiptsArgs, TrustArgs, TypingArgs, command,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -91,6 +91,10 @@ pub async fn fetch_older(with: String, before: Option<u64>) -> Result<MessagePag
 
 pub async fn mark_read(with: String, up_to: u64) -> Result<(), String> {
     invoke(command::MARK_READ, &MarkReadArgs { with, up_to }).await
+}
+
+pub async fn set_receipts(send: bool) -> Result<(), String> {
+    invoke(command::SET_RECEIPTS, &SetReceiptsArgs { send }).await
 }
 
 pub async fn typing(to: String) -> Result<(), String> {

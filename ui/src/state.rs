@@ -460,6 +460,7 @@ mod tests {
             session_id: format!("secret-{id}"),
             user_id: id.into(),
             username: id.into(),
+            receipts: true,
         }
     }
 

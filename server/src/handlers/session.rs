@@ -27,6 +27,8 @@ pub struct Identity {
     pub session_id: String,
     pub user_id: String,
     pub username: String,
+    /// Whether others see this user's read markers, as of the handshake (for `session`).
+    pub receipts: bool,
 }
 
 /// Why a handshake is refused. The client sees `Display` as the connect-error message: one of
@@ -72,7 +74,7 @@ pub async fn authenticate<A: Adapter>(
 ) -> Result<(), AuthError> {
     let auth = auth.map(|Object(a)| a).unwrap_or_default();
     let addr = client_addr(&socket);
-    let identity = resolve_identity(&app, auth, addr)
+    let mut identity = resolve_identity(&app, auth, addr)
         .await
         .and_then(|identity| {
             // Counted on this node: each node caps what it holds.
@@ -93,6 +95,7 @@ pub async fn authenticate<A: Adapter>(
             }
             other => tracing::error!(sid = %socket.id, error = ?other, "handshake failed"),
         })?;
+    identity.receipts = app.store.sends_receipts(&identity.user_id).await?;
     socket.extensions.insert(super::Malformed::default());
     tracing::debug!(sid = %socket.id, user = %identity.user_id, "authenticated");
     socket.extensions.insert(Arc::new(identity));
@@ -115,6 +118,7 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
                 session_id,
                 user_id: user.user_id,
                 username: user.username,
+                receipts: true,
             });
         }
         revoked = true;
@@ -167,6 +171,7 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
             session_id,
             user_id: account.user_id.clone(),
             username: account.username.clone(),
+            receipts: true,
         });
     }
     if let Some(buckets) = &app.new_identities
@@ -198,6 +203,7 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
         session_id,
         user_id,
         username: username.to_owned(),
+        receipts: true,
     })
 }
 
@@ -231,6 +237,7 @@ pub async fn on_connect<A: Adapter>(
         session_id: me.session_id.clone(),
         user_id: me.user_id.clone(),
         username: me.username.clone(),
+        receipts: me.receipts,
     };
     if let Err(e) = socket.emit(event::SESSION, &session) {
         tracing::debug!(sid = %socket.id, error = %e, "gone before its session was sent");
