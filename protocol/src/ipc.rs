@@ -34,6 +34,16 @@ pub mod command {
     pub const TYPING: &str = "typing";
     /// [`super::SetReceiptsArgs`]: whether others see how far the person has read.
     pub const SET_RECEIPTS: &str = "set_receipts";
+    /// [`super::ViewingArgs`]: which conversation the window shows (notifications skip it
+    /// while the window has the focus).
+    pub const VIEWING: &str = "viewing";
+    /// [`super::AttentionArgs`]: the unread total, for the window title, the tray and the
+    /// urgency hint.
+    pub const ATTENTION: &str = "attention";
+    /// No arguments: the [`super::Preferences`] in force.
+    pub const PREFERENCES: &str = "preferences";
+    /// [`super::Preferences`] as `preferences`: replaces them (saved).
+    pub const SET_PREFERENCES: &str = "set_preferences";
 }
 
 /// The connection as the person sees it.
@@ -125,6 +135,11 @@ pub enum AppEvent {
     Outbox { entries: Vec<OutboxEntry> },
     /// A read marker: one of ours (from another device) or the other person's.
     Read { marker: crate::ReadMarker },
+    /// The person chose a notification of `user_id`'s messages: open that conversation.
+    Open {
+        #[serde(rename = "userID")]
+        user_id: String,
+    },
     /// `from` is typing to us; `at_ms` is when the UI received it (filled in by the UI).
     Typing {
         from: String,
@@ -185,6 +200,35 @@ pub enum SendOutcome {
 pub struct MarkReadArgs {
     pub with: String,
     pub up_to: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewingArgs {
+    pub with: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttentionArgs {
+    pub unread: u32,
+}
+
+/// What the person chose about being disturbed; kept by the app per OS user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Preferences {
+    /// No notifications at all (unread counts still show).
+    pub do_not_disturb: bool,
+    /// Notifications name the sender but do not show the text.
+    pub hide_text: bool,
+    /// userIDs whose messages raise no notification.
+    pub muted: std::collections::BTreeSet<String>,
+    /// Natter starts when the person logs in to the computer.
+    pub autostart: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPreferencesArgs {
+    pub preferences: Preferences,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -538,7 +538,10 @@ mod tests {
         );
         let old: Session =
             serde_json::from_value(json!({"sessionID": "s", "userID": "u"})).unwrap();
-        assert!(old.receipts, "receipts are on unless a server says otherwise");
+        assert!(
+            old.receipts,
+            "receipts are on unless a server says otherwise"
+        );
         let m = Message {
             id: 7,
             content: "hi".into(),

@@ -1,10 +1,11 @@
 //! Tauri commands: each only translates IPC into a call on the connection manager.
 
 use natter_protocol::MessagePage;
-use natter_protocol::ipc::SendOutcome;
-use tauri::State;
+use natter_protocol::ipc::{Preferences, SendOutcome};
+use tauri::{AppHandle, Runtime, State};
 
 use crate::connection::{Connection, Credentials};
+use crate::desktop::Desktop;
 use crate::error::AppError;
 
 #[tauri::command]
@@ -83,4 +84,30 @@ pub async fn typing(conn: State<'_, Connection>, to: String) -> Result<(), AppEr
 #[tauri::command]
 pub async fn set_receipts(conn: State<'_, Connection>, send: bool) -> Result<(), AppError> {
     conn.set_receipts(send).await
+}
+
+#[tauri::command]
+pub fn viewing(desktop: State<'_, Desktop>, with: Option<String>) {
+    desktop.set_viewing(with);
+}
+
+#[tauri::command]
+pub fn attention<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>, unread: u32) {
+    desktop.set_unread(&app, unread);
+}
+
+#[tauri::command]
+pub fn preferences(desktop: State<'_, Desktop>) -> Preferences {
+    desktop.preferences()
+}
+
+#[tauri::command]
+pub fn set_preferences<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+    preferences: Preferences,
+) -> Result<(), AppError> {
+    desktop
+        .set_preferences(&app, preferences)
+        .map_err(|e| AppError::Local(e.to_string()))
 }

@@ -20,6 +20,8 @@ pub enum AppError {
     Stopped,
     #[error("the server's certificate is not the one shown: look at it again")]
     NothingToTrust,
+    #[error("could not save: {0}")]
+    Local(String),
 }
 
 impl Serialize for AppError {

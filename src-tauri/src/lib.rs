@@ -4,9 +4,11 @@
 //! - [`commands`]: the IPC surface used by the UI.
 //! - [`persist`]: session and outbox on disk, replaced atomically.
 //! - [`server_url`]: what a person types, made into a URL.
+//! - [`desktop`]: tray, notifications, window title and urgency, preferences.
 
 pub mod commands;
 pub mod connection;
+pub mod desktop;
 pub mod error;
 pub mod models;
 pub mod persist;
@@ -20,6 +22,7 @@ use natter_protocol::ipc::EVENT;
 use tauri::{Emitter, Manager, Runtime};
 
 use crate::connection::{Connection, Timing};
+use crate::desktop::Desktop;
 use crate::persist::FilePersist;
 
 /// The state file, relative to the app data dir (per OS user).
@@ -37,8 +40,13 @@ pub fn manage_connection<R: Runtime>(
     } else {
         app.path().app_data_dir()?.join(state_file)
     };
+    let prefs = path.with_file_name(desktop::PREFERENCES_FILE);
+    app.manage(Desktop::new(prefs));
     let handle = app.clone();
     let sink = Arc::new(move |event| {
+        if let Some(desktop) = handle.try_state::<Desktop>() {
+            desktop.observe(&handle, &event);
+        }
         if let Err(e) = handle.emit(EVENT, &event) {
             tracing::warn!(error = %e, "could not emit to the UI");
         }
@@ -65,6 +73,10 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::mark_read,
         commands::typing,
         commands::set_receipts,
+        commands::viewing,
+        commands::attention,
+        commands::preferences,
+        commands::set_preferences,
     ]
 }
 
@@ -78,14 +90,37 @@ pub fn run() {
     let result = tauri::Builder::default()
         // First, so a second launch only focuses the running window.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if let Some(w) = app.get_webview_window("main") {
-                let _ = w.unminimize();
-                let _ = w.show();
-                let _ = w.set_focus();
-            }
+            desktop::show_main(app);
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
-        .setup(|app| manage_connection(app.handle(), Path::new(STATE_FILE), Timing::default()))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
+        .setup(|app| {
+            manage_connection(app.handle(), Path::new(STATE_FILE), Timing::default())?;
+            // No tray where the desktop has none to show it in: the window then closes.
+            if let Err(e) = app.state::<Desktop>().build_tray(app.handle()) {
+                tracing::warn!(error = %e, "no tray icon");
+            }
+            Ok(())
+        })
+        // Closing the window hides it to the tray: the connection, the outbox and
+        // notifications go on, and the tray's "Quit Natter" ends the app. Where the desktop
+        // shows no tray, there would be no way back: closing quits.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let (window, app) = (window.clone(), window.app_handle().clone());
+                tauri::async_runtime::spawn(async move {
+                    if desktop::tray_is_shown().await {
+                        let _ = window.hide();
+                    } else {
+                        app.exit(0);
+                    }
+                });
+            }
+        })
         .invoke_handler(invoke_handler())
         .build(tauri::generate_context!());
     let app = match result {

@@ -97,7 +97,7 @@ fn parse(bytes: &[u8]) -> serde_json::Result<State> {
 
 /// Writes `bytes` beside `path`, syncs, and renames over `path`: a reader sees the old
 /// content or the new, never part of it.
-fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let tmp = path.with_extension("json.tmp");

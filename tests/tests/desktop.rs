@@ -46,7 +46,11 @@ impl Driver {
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_CACHE_HOME", home.join("cache"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("NATTER_APP_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("tauri-driver on PATH (scripts/setup.sh installs it)");
         let deadline = Instant::now() + WAIT;
@@ -198,16 +202,25 @@ async fn messages(c: &Client, from_self: bool) -> Vec<String> {
     out
 }
 
-/// Captures the display (WebKitWebDriver's own screenshot can show a stale frame) to
-/// `NATTER_SCREENSHOT`, when set.
+/// Captures the app's window from the display (WebKitWebDriver's own screenshot can show a
+/// stale frame) to `NATTER_SCREENSHOT`, when set.
 async fn save_screenshot() {
     let Some(path) = std::env::var_os("NATTER_SCREENSHOT").map(PathBuf::from) else {
         return;
     };
     // Let the last change paint.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let found = std::process::Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name", "Natter"])
+        .output()
+        .expect("xdotool");
+    let window = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .last()
+        .map(str::to_owned)
+        .expect("the app's window on the display");
     let status = std::process::Command::new("import")
-        .args(["-window", "root", "-crop", "1000x680+0+0", "+repage"])
+        .args(["-window", &window])
         .arg(&path)
         .status();
     assert!(
@@ -425,6 +438,272 @@ async fn join_password_logout_and_a_changed_certificate_in_the_window() {
     // Trusting it is deliberate; then the same account signs in.
     click(&c, "[data-testid=trust]").await;
     status_contains(&c, "connected").await;
+    c.close().await.ok();
+    driver.stop().await;
+}
+
+/// The stand-in desktop services (`tests/desktop_bus.py`) on the session bus of the test run
+/// (`dbus-run-session`), and what the app asked of them.
+struct DesktopBus {
+    child: Child,
+    log: PathBuf,
+}
+
+impl DesktopBus {
+    async fn start(dir: &Path) -> DesktopBus {
+        assert!(
+            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+            "no session bus: run under dbus-run-session (scripts/test.sh does)"
+        );
+        let log = dir.join("bus.jsonl");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("desktop_bus.py");
+        // Debian's own Python: python3-dbus and python3-gi are installed for it.
+        let child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(&log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3");
+        let bus = DesktopBus { child, log };
+        eventually("desktop bus ready", || async {
+            bus.calls("ready").is_empty().then_none()
+        })
+        .await;
+        bus
+    }
+
+    /// Every recorded call named `call`, oldest first.
+    fn calls(&self, call: &str) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["call"] == call)
+            .collect()
+    }
+
+    /// Clicks the tray menu item `label`, as the desktop's tray would.
+    async fn click_tray(&self, label: &str) {
+        let status = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.Notifications",
+                "/org/freedesktop/Notifications",
+                "lan.natter.Test.ClickTray",
+                &format!("string:{label}"),
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .expect("dbus-send");
+        assert!(status.success(), "the tray item could not be clicked");
+        assert!(
+            self.calls("ClickTray").iter().any(|c| c["label"] == label),
+            "no tray item `{label}`"
+        );
+    }
+
+    /// Clicks notification `id` as the daemon reports a click.
+    async fn invoke(&self, id: u64, action: &str) {
+        let status = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.Notifications",
+                "/org/freedesktop/Notifications",
+                "lan.natter.Test.Invoke",
+                &format!("uint32:{id}"),
+                &format!("string:{action}"),
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .expect("dbus-send");
+        assert!(
+            status.success(),
+            "the stand-in daemon did not take the click"
+        );
+    }
+}
+
+trait ThenNone {
+    fn then_none(self) -> Option<()>;
+}
+
+impl ThenNone for bool {
+    /// `Some(())` when false: for waiting until something is no longer so.
+    fn then_none(self) -> Option<()> {
+        (!self).then_some(())
+    }
+}
+
+impl Drop for DesktopBus {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// The session the app saved (to play the same person on a second device).
+fn saved_session(home: &Path) -> String {
+    let file = home.join("data/lan.natter.desktop/natter.json");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("natter.json")).expect("json");
+    state["session"]["sessionID"]
+        .as_str()
+        .expect("a saved session")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a session bus, tauri-driver and the built app: scripts/test.sh runs it"]
+async fn notifications_tray_receipts_and_typing_in_the_window() {
+    let app: PathBuf = std::env::var_os("NATTER_APP_BIN")
+        .expect("NATTER_APP_BIN: the app built by `tauri build --debug --no-bundle`")
+        .into();
+    let (srv_dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let bus = DesktopBus::start(home.path()).await;
+    let server = TestServer::start(srv_dir.path(), &[]).await;
+    let driver = Driver::start(home.path()).await;
+    let c = driver.launch(&app).await;
+    ready(&c).await;
+    type_into(&c, "[data-testid=server-url]", &server.addr.to_string()).await;
+    type_into(&c, "[data-testid=username]", "alice").await;
+    click(&c, "[data-testid=login]").await;
+    click_when_enabled(&c, "[data-testid=trust]").await;
+    status_contains(&c, "connected").await;
+    // The tray icon registered with the desktop's tray.
+    eventually("tray icon", || async {
+        (!bus.calls("RegisterStatusNotifierItem").is_empty()).then_some(())
+    })
+    .await;
+
+    let mut bob = SioClient::login(&server.url, "bob").await;
+    let carol = SioClient::login(&server.url, "carol").await;
+    let (b, cr) = (bob.session.user_id.clone(), carol.session.user_id.clone());
+    let me = eventually("own row", || async {
+        find(&c, "[data-testid=user][data-username=alice]")
+            .await?
+            .attr("data-user-id")
+            .await
+            .ok()?
+    })
+    .await;
+    let bob_row = format!("[data-testid=user][data-user-id='{b}']");
+    let bob_badge = format!("{bob_row} [data-testid=unread]");
+    // Alice looks at Carol's conversation; Bob writes.
+    click(&c, &format!("[data-testid=user][data-user-id='{cr}']")).await;
+    let first = bob.client.send(&me, "first").await["id"].as_u64().unwrap();
+    let shown = eventually("one notification", || async {
+        let calls = bus.calls("Notify");
+        (!calls.is_empty()).then_some(calls)
+    })
+    .await;
+    assert_eq!(shown.len(), 1, "exactly one Notify: {shown:?}");
+    assert_eq!(shown[0]["summary"], "bob");
+    assert_eq!(shown[0]["body"], "first");
+    assert!(
+        shown[0]["actions"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("default"))),
+        "clickable: {shown:?}"
+    );
+    eventually("badge 1", || async {
+        text(&c, &bob_badge).await.filter(|t| t == "1")
+    })
+    .await;
+
+    // Alice reads it on her other computer: the badge here clears.
+    let alice2 = SioClient::resume(&server.url, &saved_session(home.path())).await;
+    let read = alice2
+        .client
+        .ack(event::READ, json!({"with": b, "upTo": first}))
+        .await;
+    assert_eq!(read, json!({"ok": true}));
+    eventually("badge cleared by the other device", || async {
+        find(&c, &bob_badge).await.is_some().then_none()
+    })
+    .await;
+
+    // Two more from Bob: one notification, updated, not two stacked.
+    bob.client.send(&me, "second").await;
+    bob.client.send(&me, "third").await;
+    let updated = eventually("updated notification", || async {
+        let calls = bus.calls("Notify");
+        (calls.len() == 3).then_some(calls)
+    })
+    .await;
+    let (second, third) = (&updated[1], &updated[2]);
+    assert_eq!(third["replaces"], second["id"], "{updated:?}");
+    assert_eq!(third["summary"], "bob (2 new messages)");
+    assert_eq!(third["body"], "third");
+
+    // Clicking it opens Bob's conversation.
+    bus.invoke(third["id"].as_u64().unwrap(), "default").await;
+    eventually("bob's conversation open", || async {
+        messages(&c, false)
+            .await
+            .contains(&"third".to_owned())
+            .then_some(())
+    })
+    .await;
+
+    // Bob types, then reads what Alice sends him.
+    bob.client.emit(event::TYPING, json!({"to": me})).await;
+    let typing = eventually("typing shown", || text(&c, "[data-testid=typing]")).await;
+    assert_eq!(typing, "bob is typing…");
+    eventually("typing gone after 5 s", || async {
+        find(&c, "[data-testid=typing]").await.is_some().then_none()
+    })
+    .await;
+    type_into(&c, "[data-testid=message-input]", "see you at 3").await;
+    click(&c, "[data-testid=send]").await;
+    let mine: Message =
+        serde_json::from_value(bob.client.next(event::PRIVATE_MESSAGE).await).unwrap();
+    let mine_css = format!("[data-testid=message][data-message-id='{}']", mine.id);
+    let status = |c: &Client| {
+        let css = mine_css.clone();
+        let c = c.clone();
+        async move { find(&c, &css).await?.attr("data-status").await.ok()? }
+    };
+    // Acked in the app (bob may have it a moment before the window shows it), not read yet.
+    eventually("sent tick", || async {
+        (status(&c).await? == "sent").then_some(())
+    })
+    .await;
+    bob.client
+        .ack(event::READ, json!({"with": me, "upTo": mine.id}))
+        .await;
+    eventually("read receipt", || async {
+        (status(&c).await? == "read").then_some(())
+    })
+    .await;
+    save_screenshot().await;
+
+    // Closing the window hides it to the tray: still connected, still notifying.
+    let closed = Command::new("wmctrl")
+        .args(["-c", "Natter"])
+        .status()
+        .await
+        .expect("wmctrl");
+    assert!(
+        closed.success(),
+        "the window manager could not close the window"
+    );
+    let before = bus.calls("Notify").len();
+    bob.client.send(&me, "still there?").await;
+    eventually("notified while hidden", || async {
+        let calls = bus.calls("Notify");
+        (calls.len() > before && calls.last()?["body"] == "still there?").then_some(())
+    })
+    .await;
+    bob.client.assert_no(event::USER_DISCONNECTED).await;
+    // The tray's "Quit Natter" ends the app, which says goodbye on the way out (once her
+    // other device has gone too, Alice is offline).
+    alice2.client.close().await;
+    bus.click_tray("Quit Natter").await;
+    let gone = bob.client.next(event::USER_DISCONNECTED).await;
+    assert_eq!(gone, json!(me));
     c.close().await.ok();
     driver.stop().await;
 }

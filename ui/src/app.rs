@@ -3,7 +3,7 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use natter_protocol::ipc::{AppEvent, ConnectionState, LoginArgs, SetPasswordArgs};
+use natter_protocol::ipc::{AppEvent, ConnectionState, LoginArgs, Preferences, SetPasswordArgs};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
@@ -38,16 +38,27 @@ pub fn App() -> impl IntoView {
             web_sys::console::error_1(&format!("start failed: {e}").into());
         }
     });
-    // The window title carries the unread count, so it shows in the task bar.
+    // The shell shows the unread total in the window title and the tray, and asks for
+    // attention when it grows in the background.
     Effect::new(move |_| {
         let unread = state.with(|s| s.total_unread());
-        let title = if unread > 0 {
-            format!("({unread}) Natter")
-        } else {
-            "Natter".to_owned()
-        };
-        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-            doc.set_title(&title);
+        spawn_local(async move {
+            let _ = shell::attention(unread).await;
+        });
+    });
+    // Notifications skip the conversation on screen.
+    Effect::new(move |_| {
+        let with = state.with(|s| s.selected.clone());
+        spawn_local(async move {
+            let _ = shell::viewing(with).await;
+        });
+    });
+    let prefs = RwSignal::new(Preferences::default());
+    provide_context(prefs);
+    spawn_local(async move {
+        match shell::preferences().await {
+            Ok(p) => prefs.set(p),
+            Err(e) => web_sys::console::warn_1(&format!("preferences: {e}").into()),
         }
     });
     // The open conversation in a focused window is read: its marker goes to the server, which
@@ -271,6 +282,7 @@ fn Chat(state: RwSignal<AppState>) -> impl IntoView {
 /// Setting or changing one's password (needed to sign in from another computer).
 #[component]
 fn Settings(state: RwSignal<AppState>) -> impl IntoView {
+    let prefs = preferences_signal();
     let receipts = move || state.with(|s| s.me.as_ref().is_none_or(|m| m.receipts));
     let toggle_receipts = move |ev: leptos::ev::Event| {
         let send = event_target_checked(&ev);
@@ -322,8 +334,43 @@ fn Settings(state: RwSignal<AppState>) -> impl IntoView {
                     on:change=toggle_receipts/>
                 "Send read receipts (your own devices always sync)"
             </label>
+            <h2>"Notifications"</h2>
+            <label class="check">
+                <input data-testid="dnd" type="checkbox"
+                    prop:checked=move || prefs.with(|p| p.do_not_disturb)
+                    on:change=move |ev| change_prefs(prefs, |p| p.do_not_disturb = event_target_checked(&ev))/>
+                "Do not disturb"
+            </label>
+            <label class="check">
+                <input data-testid="hide-text" type="checkbox"
+                    prop:checked=move || prefs.with(|p| p.hide_text)
+                    on:change=move |ev| change_prefs(prefs, |p| p.hide_text = event_target_checked(&ev))/>
+                "Hide message text in notifications"
+            </label>
+            <label class="check">
+                <input data-testid="autostart" type="checkbox"
+                    prop:checked=move || prefs.with(|p| p.autostart)
+                    on:change=move |ev| change_prefs(prefs, |p| p.autostart = event_target_checked(&ev))/>
+                "Start Natter when I log in"
+            </label>
         </form>
     }
+}
+
+/// The preferences the shell holds, shared by the components that change them.
+fn preferences_signal() -> RwSignal<Preferences> {
+    use_context::<RwSignal<Preferences>>().unwrap_or_else(|| RwSignal::new(Preferences::default()))
+}
+
+/// Changes the preferences here and in the shell (which saves them).
+fn change_prefs(prefs: RwSignal<Preferences>, change: impl FnOnce(&mut Preferences)) {
+    prefs.update(change);
+    let current = prefs.get_untracked();
+    spawn_local(async move {
+        if let Err(e) = shell::set_preferences(current).await {
+            web_sys::console::warn_1(&format!("preferences not saved: {e}").into());
+        }
+    });
 }
 
 /// What a user row shows; a change of any field re-renders the row.
@@ -479,17 +526,36 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
         });
     };
 
+    let prefs = preferences_signal();
+    let muted = move || {
+        let id = state.with(|s| s.selected.clone()).unwrap_or_default();
+        prefs.with(|p| p.muted.contains(&id))
+    };
+    let toggle_mute = move |_| {
+        let Some(id) = state.with_untracked(|s| s.selected.clone()) else {
+            return;
+        };
+        change_prefs(prefs, |p| {
+            if !p.muted.remove(&id) {
+                p.muted.insert(id);
+            }
+        });
+    };
     view! {
         <header class="peer">
             {move || peer().map(|(_, name, connected, is_self)| view! {
                 <div class="avatar">{initial(&name)}</div>
-                <div>
+                <div class="peer-text">
                     <div class="peer-name">{name}{is_self.then_some(" (yourself)")}</div>
                     <div class="peer-status" class:online=connected>
                         {if connected { "online" } else { "offline" }}
                     </div>
                 </div>
             })}
+            <button class="mute" data-testid="mute" data-muted=move || muted().to_string()
+                title="Notifications for this conversation" on:click=toggle_mute>
+                {move || if muted() { "Muted" } else { "Mute" }}
+            </button>
         </header>
         <div class="messages" node_ref=list on:scroll=on_scroll>
             <Show when=loading>
@@ -525,9 +591,10 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
     }
 }
 
+/// A row is drawn again when its key changes: the status is part of it (✓ becomes ✓✓).
 fn item_key(item: &TimelineItem) -> String {
     match item {
-        TimelineItem::Stored { message, .. } => format!("m{}", message.id),
+        TimelineItem::Stored { message, read, .. } => format!("m{}-{read}", message.id),
         TimelineItem::Pending { entry } => format!("p{}", entry.client_id),
     }
 }

@@ -3,8 +3,9 @@
 
 use natter_protocol::MessagePage;
 use natter_protocol::ipc::{
-    AppEvent, EVENT, FetchOlderArgs, LoginArgs, MarkReadArgs, SendArgs, SendOutcome,
-    SetPasswordArgs, SetReceiptsArgs, TrustArgs, TypingArgs, command,
+    AppEvent, AttentionArgs, EVENT, FetchOlderArgs, LoginArgs, MarkReadArgs, Preferences, SendArgs,
+    SendOutcome, SetPasswordArgs, SetPreferencesArgs, SetReceiptsArgs, TrustArgs, TypingArgs,
+    ViewingArgs, command,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -99,6 +100,26 @@ pub async fn set_receipts(send: bool) -> Result<(), String> {
 
 pub async fn typing(to: String) -> Result<(), String> {
     invoke(command::TYPING, &TypingArgs { to }).await
+}
+
+pub async fn viewing(with: Option<String>) -> Result<(), String> {
+    invoke(command::VIEWING, &ViewingArgs { with }).await
+}
+
+pub async fn attention(unread: u32) -> Result<(), String> {
+    invoke(command::ATTENTION, &AttentionArgs { unread }).await
+}
+
+pub async fn preferences() -> Result<Preferences, String> {
+    invoke(command::PREFERENCES, &NoArgs {}).await
+}
+
+pub async fn set_preferences(preferences: Preferences) -> Result<(), String> {
+    invoke(
+        command::SET_PREFERENCES,
+        &SetPreferencesArgs { preferences },
+    )
+    .await
 }
 
 pub async fn logout() -> Result<(), String> {

@@ -254,6 +254,7 @@ impl AppState {
             }
             AppEvent::Outbox { entries } => self.outbox = entries,
             AppEvent::Read { marker } => self.apply_read(marker),
+            AppEvent::Open { user_id } => self.select(&user_id),
             AppEvent::Typing { from, at_ms } => {
                 if let Some(u) = self.user_mut(&from) {
                     u.typing_until = Some(at_ms + natter_protocol::TYPING_SHOWS_MS);
