@@ -190,6 +190,15 @@ async fn click(c: &Client, css: &str) {
     el.click().await.expect("click");
 }
 
+/// The userID of the logged-in person, from their own row.
+async fn own_user_id(c: &Client, name: &str) -> String {
+    let css = format!("[data-testid=user][data-username={name}]");
+    eventually("own row", || async {
+        find(c, &css).await?.attr("data-user-id").await.ok()?
+    })
+    .await
+}
+
 /// Texts of the open conversation's messages with `data-from-self` = `from_self`.
 async fn messages(c: &Client, from_self: bool) -> Vec<String> {
     let css = format!("[data-testid=message][data-from-self={from_self}][data-message-id] .bubble");
@@ -263,14 +272,7 @@ async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
     })
     .await;
     assert_eq!(secure, "true");
-    let me = eventually("own row", || async {
-        find(&c, "[data-testid=user][data-username=alice]")
-            .await?
-            .attr("data-user-id")
-            .await
-            .ok()?
-    })
-    .await;
+    let me = own_user_id(&c, "alice").await;
 
     // A second person comes online, and writes.
     let mut bob = SioClient::login(&server.url, "bob").await;
@@ -581,14 +583,7 @@ async fn notifications_tray_receipts_and_typing_in_the_window() {
     let mut bob = SioClient::login(&server.url, "bob").await;
     let carol = SioClient::login(&server.url, "carol").await;
     let (b, cr) = (bob.session.user_id.clone(), carol.session.user_id.clone());
-    let me = eventually("own row", || async {
-        find(&c, "[data-testid=user][data-username=alice]")
-            .await?
-            .attr("data-user-id")
-            .await
-            .ok()?
-    })
-    .await;
+    let me = own_user_id(&c, "alice").await;
     let bob_row = format!("[data-testid=user][data-user-id='{b}']");
     let bob_badge = format!("{bob_row} [data-testid=unread]");
     // Alice looks at Carol's conversation; Bob writes.

@@ -335,25 +335,34 @@ fn Settings(state: RwSignal<AppState>) -> impl IntoView {
                 "Send read receipts (your own devices always sync)"
             </label>
             <h2>"Notifications"</h2>
-            <label class="check">
-                <input data-testid="dnd" type="checkbox"
-                    prop:checked=move || prefs.with(|p| p.do_not_disturb)
-                    on:change=move |ev| change_prefs(prefs, |p| p.do_not_disturb = event_target_checked(&ev))/>
-                "Do not disturb"
-            </label>
-            <label class="check">
-                <input data-testid="hide-text" type="checkbox"
-                    prop:checked=move || prefs.with(|p| p.hide_text)
-                    on:change=move |ev| change_prefs(prefs, |p| p.hide_text = event_target_checked(&ev))/>
-                "Hide message text in notifications"
-            </label>
-            <label class="check">
-                <input data-testid="autostart" type="checkbox"
-                    prop:checked=move || prefs.with(|p| p.autostart)
-                    on:change=move |ev| change_prefs(prefs, |p| p.autostart = event_target_checked(&ev))/>
-                "Start Natter when I log in"
-            </label>
+            <PrefToggle prefs testid="dnd" label="Do not disturb"
+                get=|p| p.do_not_disturb set=|p, on| p.do_not_disturb = on/>
+            <PrefToggle prefs testid="hide-text" label="Hide message text in notifications"
+                get=|p| p.hide_text set=|p, on| p.hide_text = on/>
+            <PrefToggle prefs testid="autostart" label="Start Natter when I log in"
+                get=|p| p.autostart set=|p, on| p.autostart = on/>
         </form>
+    }
+}
+
+/// One on/off preference as a checkbox.
+#[component]
+fn PrefToggle(
+    prefs: RwSignal<Preferences>,
+    testid: &'static str,
+    label: &'static str,
+    get: fn(&Preferences) -> bool,
+    set: fn(&mut Preferences, bool),
+) -> impl IntoView {
+    view! {
+        <label class="check">
+            <input data-testid=testid type="checkbox" prop:checked=move || prefs.with(get)
+                on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    change_prefs(prefs, |p| set(p, on));
+                }/>
+            {label}
+        </label>
     }
 }
 
