@@ -32,6 +32,7 @@ pub fn natter_args(data: &Path) -> Vec<String> {
     [
         "--no-tls",
         "--no-limits",
+        "--no-discovery",
         "--listen",
         "127.0.0.1:0",
         "--data-dir",

@@ -44,6 +44,8 @@ pub mod command {
     pub const PREFERENCES: &str = "preferences";
     /// [`super::Preferences`] as `preferences`: replaces them (saved).
     pub const SET_PREFERENCES: &str = "set_preferences";
+    /// No arguments: sends the servers found on the LAN so far as a `discovered` event.
+    pub const DISCOVERED: &str = "discovered";
 }
 
 /// The connection as the person sees it.
@@ -135,6 +137,8 @@ pub enum AppEvent {
     Outbox { entries: Vec<OutboxEntry> },
     /// A read marker: one of ours (from another device) or the other person's.
     Read { marker: crate::ReadMarker },
+    /// The Natter servers announced on the LAN right now.
+    Discovered { servers: Vec<DiscoveredServer> },
     /// The person chose a notification of `user_id`'s messages: open that conversation.
     Open {
         #[serde(rename = "userID")]
@@ -200,6 +204,16 @@ pub enum SendOutcome {
 pub struct MarkReadArgs {
     pub with: String,
     pub up_to: u64,
+}
+
+/// A server found on the LAN (mDNS), as the login screen lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveredServer {
+    pub name: String,
+    /// `host:port`, what the person would type.
+    pub address: String,
+    /// Its certificate's fingerprint as announced (unauthenticated: the trust prompt decides).
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -112,6 +112,14 @@ pub struct Config {
     #[arg(long, env = "NATTER_NO_LIMITS", value_parser = BoolishValueParser::new())]
     pub no_limits: bool,
 
+    /// The name the server is announced by on the LAN [default: the host name].
+    #[arg(long, env = "NATTER_NAME")]
+    pub name: Option<String>,
+
+    /// Do not announce the server on the LAN (mDNS, `_natter._tcp.local.`).
+    #[arg(long, env = "NATTER_NO_DISCOVERY", value_parser = BoolishValueParser::new())]
+    pub no_discovery: bool,
+
     /// New accounts must have a password.
     #[arg(long, env = "NATTER_REQUIRE_PASSWORD", value_parser = BoolishValueParser::new())]
     pub require_password: bool,
@@ -122,6 +130,16 @@ pub struct Config {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
+    /// Lists the Natter servers announced on the LAN, one JSON line per server found or gone.
+    Discover {
+        /// Listen on the interface holding this address only (127.0.0.1: loopback) [default:
+        /// every interface but loopback].
+        #[arg(long)]
+        interface: Option<std::net::IpAddr>,
+        /// How long to listen.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Operator commands for the server running on this data dir (through its admin socket,
     /// which only the server's OS user can open).
     Admin {

@@ -11,8 +11,10 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    if let Some(Command::Admin { action }) = &config.command {
-        return run_admin(&config, action.clone()).await;
+    match &config.command {
+        Some(Command::Admin { action }) => return run_admin(&config, action.clone()).await,
+        Some(Command::Discover { interface, seconds }) => return discover(*interface, *seconds),
+        None => {}
     }
     datadir::restrict_new_files();
     tracing_subscriber::fmt()
@@ -34,16 +36,80 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let mut announced = None;
     match server.local_addr() {
-        Ok(addr) => print_banner(addr, &config, server.fingerprint()),
+        Ok(addr) => {
+            print_banner(addr, &config, server.fingerprint());
+            if !config.no_discovery {
+                announced = announce(&config, addr, server.fingerprint());
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "could not read the bound address"),
     }
-    if let Err(e) = server.run(shutdown_signal()).await {
+    let result = server.run(shutdown_signal()).await;
+    if let Some(a) = announced {
+        a.stop();
+    }
+    if let Err(e) = result {
         tracing::error!("{e}");
         return ExitCode::FAILURE;
     }
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// Announces the server on the LAN, so apps list it; a failure only costs that.
+fn announce(
+    config: &Config,
+    addr: SocketAddr,
+    fingerprint: Option<&str>,
+) -> Option<natter_discovery::Advertisement> {
+    let name = config
+        .name
+        .clone()
+        .unwrap_or_else(natter_discovery::host_name);
+    match natter_discovery::Advertisement::start(
+        &name,
+        addr,
+        env!("CARGO_PKG_VERSION"),
+        fingerprint,
+    ) {
+        Ok(a) => {
+            tracing::info!(%name, "announced on the LAN (mDNS); --no-discovery turns it off");
+            Some(a)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "not announced on the LAN");
+            None
+        }
+    }
+}
+
+/// `natter-server discover`: what is announced on the LAN, as JSON lines.
+fn discover(interface: Option<IpAddr>, seconds: u64) -> ExitCode {
+    let scope = interface.map_or(
+        natter_discovery::Scope::Lan,
+        natter_discovery::Scope::Interface,
+    );
+    let browser = match natter_discovery::Browser::start(scope) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return ExitCode::SUCCESS;
+        }
+        if let Some(event) = browser.next(left)
+            && let Ok(line) = serde_json::to_string(&event)
+        {
+            println!("{line}");
+        }
+    }
 }
 
 /// `natter-server admin …`: one request to the running server's admin socket.

@@ -111,3 +111,8 @@ pub fn set_preferences<R: Runtime>(
         .set_preferences(&app, preferences)
         .map_err(|e| AppError::Local(e.to_string()))
 }
+
+#[tauri::command]
+pub fn discovered<R: Runtime>(app: AppHandle<R>, lan: State<'_, crate::lan::Lan>) {
+    lan.send(&app);
+}

@@ -5,11 +5,13 @@
 //! - [`persist`]: session and outbox on disk, replaced atomically.
 //! - [`server_url`]: what a person types, made into a URL.
 //! - [`desktop`]: tray, notifications, window title and urgency, preferences.
+//! - [`lan`]: servers found on the LAN for the login screen.
 
 pub mod commands;
 pub mod connection;
 pub mod desktop;
 pub mod error;
+pub mod lan;
 pub mod models;
 pub mod persist;
 pub mod server_url;
@@ -77,6 +79,7 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::attention,
         commands::preferences,
         commands::set_preferences,
+        commands::discovered,
     ]
 }
 
@@ -99,6 +102,9 @@ pub fn run() {
         ))
         .setup(|app| {
             manage_connection(app.handle(), Path::new(STATE_FILE), Timing::default())?;
+            let lan = lan::Lan::default();
+            lan.start(app.handle().clone());
+            app.manage(lan);
             // No tray where the desktop has none to show it in: the window then closes.
             if let Err(e) = app.state::<Desktop>().build_tray(app.handle()) {
                 tracing::warn!(error = %e, "no tray icon");

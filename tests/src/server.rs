@@ -75,6 +75,8 @@ impl TestServer {
             // The data dir goes through the environment, so NATTER_* variables are exercised.
             .env("NATTER_DATA_DIR", data_dir)
             .env("RUST_LOG", "natter_server=debug")
+            // Only the discovery test announces anything, inside its own network namespace.
+            .env("NATTER_NO_DISCOVERY", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

@@ -45,6 +45,8 @@ impl Driver {
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_CACHE_HOME", home.join("cache"))
+            // No mDNS from the app onto the machine's network.
+            .env("NATTER_NO_DISCOVERY", "1")
             .stdout(Stdio::null())
             .stderr(if std::env::var_os("NATTER_APP_LOG").is_some() {
                 Stdio::inherit()

@@ -159,7 +159,7 @@ async fn a_corrupt_database_stops_the_server_with_a_clear_error() {
     let out = tokio::time::timeout(
         Duration::from_secs(20),
         tokio::process::Command::new(natter_tests::server::server_bin())
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--no-discovery"])
             .env("NATTER_DATA_DIR", dir.path())
             .kill_on_drop(true)
             .output(),

@@ -31,6 +31,10 @@ fn help_names_every_flag_with_its_environment_variable() {
         ("--max-sockets-per-user", "NATTER_MAX_SOCKETS_PER_USER"),
         ("--max-malformed-events", "NATTER_MAX_MALFORMED_EVENTS"),
         ("--no-limits", "NATTER_NO_LIMITS"),
+        ("--fetch-bytes-per-second", "NATTER_FETCH_BYTES_PER_SECOND"),
+        ("--fetch-burst-bytes", "NATTER_FETCH_BURST_BYTES"),
+        ("--name", "NATTER_NAME"),
+        ("--no-discovery", "NATTER_NO_DISCOVERY"),
     ] {
         assert!(
             help.contains(flag) && help.contains(env),

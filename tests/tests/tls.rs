@@ -94,7 +94,7 @@ async fn a_second_server_on_the_same_data_dir_refuses_to_start() {
     let out = tokio::time::timeout(
         Duration::from_secs(20),
         tokio::process::Command::new(server_bin())
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--no-discovery"])
             .env("NATTER_DATA_DIR", dir.path())
             .kill_on_drop(true)
             .output(),

@@ -34,6 +34,9 @@ pub fn App() -> impl IntoView {
             return;
         }
         listening.set(true);
+        if let Err(e) = shell::discovered().await {
+            web_sys::console::warn_1(&format!("discovered servers: {e}").into());
+        }
         if let Err(e) = shell::start().await {
             web_sys::console::error_1(&format!("start failed: {e}").into());
         }
@@ -127,6 +130,23 @@ fn Login(state: RwSignal<AppState>, listening: RwSignal<bool>) -> impl IntoView 
                     <h1>"Natter"</h1>
                 </div>
                 <p class="tagline">"Private messages on your network"</p>
+                <Show when=move || state.with(|s| !s.discovered.is_empty())>
+                    <div class="discovered">
+                        <span class="hint">"On your network:"</span>
+                        <For each=move || state.with(|s| s.discovered.clone())
+                            key=|d| d.address.clone() let:found>
+                            <button type="button" class="discovered-server"
+                                data-testid="discovered-server" data-address=found.address.clone()
+                                on:click={
+                                    let address = found.address.clone();
+                                    move |_| server.set(address.clone())
+                                }>
+                                <strong>{found.name.clone()}</strong>
+                                <span class="address">{found.address.clone()}</span>
+                            </button>
+                        </For>
+                    </div>
+                </Show>
                 <label>
                     "Server address"
                     <input data-testid="server-url" bind:value=server

@@ -122,6 +122,10 @@ pub async fn set_preferences(preferences: Preferences) -> Result<(), String> {
     .await
 }
 
+pub async fn discovered() -> Result<(), String> {
+    invoke(command::DISCOVERED, &NoArgs {}).await
+}
+
 pub async fn logout() -> Result<(), String> {
     invoke(command::LOGOUT, &NoArgs {}).await
 }

@@ -3,7 +3,7 @@
 //! Components only render this and call the shell's commands; every rule (ordering, unread
 //! counts, merging history with live messages, the outbox) lives here, with native tests.
 
-use natter_protocol::ipc::{AppEvent, ConnectionState, OutboxEntry};
+use natter_protocol::ipc::{AppEvent, ConnectionState, DiscoveredServer, OutboxEntry};
 use natter_protocol::{Message, MessagePage, Session, User};
 
 /// One row of the user list, with its conversation.
@@ -83,6 +83,8 @@ pub struct AppState {
     users: Vec<UserView>,
     pub selected: Option<String>,
     pub outbox: Vec<OutboxEntry>,
+    /// Servers announced on the LAN, for the login screen.
+    pub discovered: Vec<DiscoveredServer>,
 }
 
 impl Default for AppState {
@@ -95,6 +97,7 @@ impl Default for AppState {
             users: Vec::new(),
             selected: None,
             outbox: Vec::new(),
+            discovered: Vec::new(),
         }
     }
 }
@@ -255,6 +258,7 @@ impl AppState {
             AppEvent::Outbox { entries } => self.outbox = entries,
             AppEvent::Read { marker } => self.apply_read(marker),
             AppEvent::Open { user_id } => self.select(&user_id),
+            AppEvent::Discovered { servers } => self.discovered = servers,
             AppEvent::Typing { from, at_ms } => {
                 if let Some(u) = self.user_mut(&from) {
                     u.typing_until = Some(at_ms + natter_protocol::TYPING_SHOWS_MS);
@@ -577,6 +581,22 @@ mod tests {
         });
         assert_eq!(s.user("z").unwrap().unread, 0);
         assert_eq!(s.user("z").unwrap().messages.len(), 1);
+    }
+
+    #[test]
+    fn servers_found_on_the_lan_are_listed_and_replaced() {
+        let mut s = AppState::default();
+        let office = DiscoveredServer {
+            name: "Office".into(),
+            address: "192.168.1.20:3000".into(),
+            fingerprint: None,
+        };
+        s.apply(AppEvent::Discovered {
+            servers: vec![office.clone()],
+        });
+        assert_eq!(s.discovered, [office]);
+        s.apply(AppEvent::Discovered { servers: vec![] });
+        assert!(s.discovered.is_empty(), "a server that left is gone");
     }
 
     #[test]
