@@ -77,16 +77,28 @@ class Notifications(dbus.service.Object):
     def Invoke(self, nid, action):
         self.ActionInvoked(nid, action)
 
+    @dbus.service.method("lan.natter.Test", in_signature="", out_signature="s")
+    def TrayLabels(self):
+        """Every label of the registered tray items' menus, as the tray would show them (a
+        JSON list)."""
+        labels = []
+        for owner, path in self.watcher.registered:
+            _, layout = self.menu(owner, path).GetLayout(0, -1, ["label"])
+            collect_labels(layout, labels)
+        return json.dumps(labels)
+
+    def menu(self, owner, path):
+        item = self.bus.get_object(owner, path)
+        menu_path = dbus.Interface(item, dbus.PROPERTIES_IFACE).Get(
+            "org.kde.StatusNotifierItem", "Menu")
+        return dbus.Interface(self.bus.get_object(owner, menu_path), "com.canonical.dbusmenu")
+
     @dbus.service.method("lan.natter.Test", in_signature="s", out_signature="b")
     def ClickTray(self, label):
         """Clicks the tray menu item `label` the way a desktop's tray does: through the
         item's exported menu (com.canonical.dbusmenu)."""
         for owner, path in self.watcher.registered:
-            item = self.bus.get_object(owner, path)
-            menu_path = dbus.Interface(item, dbus.PROPERTIES_IFACE).Get(
-                "org.kde.StatusNotifierItem", "Menu")
-            menu = dbus.Interface(self.bus.get_object(owner, menu_path),
-                                  "com.canonical.dbusmenu")
+            menu = self.menu(owner, path)
             _, layout = menu.GetLayout(0, -1, ["label"])
             found = find_item(layout, str(label))
             if found is not None:
@@ -94,6 +106,14 @@ class Notifications(dbus.service.Object):
                 menu.Event(found, "clicked", dbus.String("", variant_level=1), dbus.UInt32(0))
                 return True
         return False
+
+
+def collect_labels(layout, out):
+    _, props, children = layout
+    if "label" in props:
+        out.append(str(props["label"]).replace("_", ""))
+    for child in children:
+        collect_labels(child, out)
 
 
 def find_item(layout, label):

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use natter_protocol::ipc::{AppEvent, ConnectionState, EVENT, Preferences};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
@@ -176,6 +177,8 @@ pub struct Desktop {
     status_line: Mutex<Option<StatusLine>>,
     /// Feeds [`show_in_order`]; started with the first notification.
     queue: Mutex<Option<mpsc::UnboundedSender<Pending>>>,
+    /// Whether the main window has the focus.
+    focused: AtomicBool,
 }
 
 impl Desktop {
@@ -193,6 +196,7 @@ impl Desktop {
             prefs_path,
             status_line: Mutex::new(None),
             queue: Mutex::new(None),
+            focused: AtomicBool::new(false),
         }
     }
 
@@ -258,8 +262,11 @@ impl Desktop {
             inner.unread = unread;
             grew
         };
-        let window = app.get_webview_window(MAIN_WINDOW);
-        if let Some(w) = &window {
+        let focused = self.focused.load(Ordering::Relaxed);
+        on_main_thread(app, move |app| {
+            let Some(w) = app.get_webview_window(MAIN_WINDOW) else {
+                return;
+            };
             let title = if unread > 0 {
                 format!("({unread}) Natter")
             } else {
@@ -268,11 +275,17 @@ impl Desktop {
             let _ = w.set_title(&title);
             if unread == 0 {
                 let _ = w.request_user_attention(None);
-            } else if grew && !w.is_focused().unwrap_or(false) {
+            } else if grew && !focused {
                 let _ = w.request_user_attention(Some(UserAttentionType::Informational));
             }
-        }
+        });
         self.refresh_tray(app);
+    }
+
+    /// The main window's focus, from its window events: asking the window instead would make
+    /// the connection manager's task wait for the main thread.
+    pub fn set_focused(&self, focused: bool) {
+        self.focused.store(focused, Ordering::Relaxed);
     }
 
     fn refresh_tray<R: Runtime>(&self, app: &AppHandle<R>) {
@@ -285,12 +298,19 @@ impl Desktop {
         } else {
             status
         };
-        if let Some(set) = &*self.status_line.lock().unwrap_or_else(|p| p.into_inner()) {
-            set(&line);
-        }
-        if let Some(tray) = app.tray_by_id(TRAY) {
-            let _ = tray.set_tooltip(Some(format!("Natter — {line}")));
-        }
+        on_main_thread(app, move |app| {
+            if let Some(desktop) = app.try_state::<Desktop>()
+                && let Some(set) = &*desktop
+                    .status_line
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+            {
+                set(&line);
+            }
+            if let Some(tray) = app.tray_by_id(TRAY) {
+                let _ = tray.set_tooltip(Some(format!("Natter — {line}")));
+            }
+        });
     }
 
     /// Sees an event on its way to the UI.
@@ -334,9 +354,8 @@ impl Desktop {
     }
 
     fn on_message<R: Runtime>(&self, app: &AppHandle<R>, message: &natter_protocol::Message) {
-        let window_in_front = app
-            .get_webview_window(MAIN_WINDOW)
-            .is_some_and(|w| w.is_visible().unwrap_or(false) && w.is_focused().unwrap_or(false));
+        // A hidden or minimised window has no focus.
+        let window_in_front = self.focused.load(Ordering::Relaxed);
         let pending = {
             let inner = self.lock();
             if inner.me.as_deref() != Some(message.to.as_str())
@@ -401,6 +420,16 @@ pub async fn tray_is_shown() -> bool {
     dbus.name_has_owner(name).await.unwrap_or(false)
 }
 
+/// Runs `f` on the main thread, without waiting: window and tray calls made from elsewhere
+/// (the connection manager's task) would block until the main thread serves them, and the main
+/// thread may itself be waiting on a lock that task holds.
+fn on_main_thread<R: Runtime>(app: &AppHandle<R>, f: impl FnOnce(&AppHandle<R>) + Send + 'static) {
+    let handle = app.clone();
+    if let Err(e) = app.run_on_main_thread(move || f(&handle)) {
+        tracing::debug!(error = %e, "the main thread is gone");
+    }
+}
+
 /// Shows the main window in front.
 pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
@@ -412,7 +441,7 @@ pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
 
 /// A notification was chosen: the window comes to the front with that conversation open.
 fn open_conversation<R: Runtime>(app: &AppHandle<R>, user_id: &str) {
-    show_main(app);
+    on_main_thread(app, show_main);
     let event = AppEvent::Open {
         user_id: user_id.to_owned(),
     };

@@ -115,11 +115,21 @@ pub fn run() {
         // notifications go on, and the tray's "Quit Natter" ends the app. Where the desktop
         // shows no tray, there would be no way back: closing quits.
         .on_window_event(|window, event| {
+            if let tauri::WindowEvent::Focused(focused) = event
+                && let Some(desktop) = window.app_handle().try_state::<Desktop>()
+            {
+                desktop.set_focused(*focused);
+            }
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {
                 api.prevent_close();
                 let (window, app) = (window.clone(), window.app_handle().clone());
                 tauri::async_runtime::spawn(async move {
                     if desktop::tray_is_shown().await {
+                        // Before it goes: a hidden window gets no focus-out event everywhere,
+                        // and a message must not find it still "in front".
+                        if let Some(desktop) = app.try_state::<Desktop>() {
+                            desktop.set_focused(false);
+                        }
                         let _ = window.hide();
                     } else {
                         app.exit(0);

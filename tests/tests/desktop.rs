@@ -192,6 +192,26 @@ async fn click(c: &Client, css: &str) {
     el.click().await.expect("click");
 }
 
+/// Ends the WebDriver session and waits until the app has exited: the next launch would
+/// otherwise find it still running and, being single-instance, only hand over to it.
+async fn close_app(c: Client, app: &Path) {
+    c.close().await.ok();
+    eventually("the app to exit", || async {
+        (!app_running(app)).then_some(())
+    })
+    .await;
+}
+
+/// Whether a process of the binary `app` runs.
+fn app_running(app: &Path) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs
+        .flatten()
+        .any(|p| std::fs::read_link(p.path().join("exe")).is_ok_and(|exe| exe == app))
+}
+
 /// The userID of the logged-in person, from their own row.
 async fn own_user_id(c: &Client, name: &str) -> String {
     let css = format!("[data-testid=user][data-username={name}]");
@@ -353,7 +373,7 @@ async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
     status_contains(&c, "connected").await;
 
     // Close and relaunch: same identity and history, no login form.
-    c.close().await.expect("close the app");
+    close_app(c, &app).await;
     let c = driver.launch(&app).await;
     status_contains(&c, "connected").await;
     assert!(
@@ -367,7 +387,7 @@ async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
             .then_some(())
     })
     .await;
-    c.close().await.ok();
+    close_app(c, &app).await;
     driver.stop().await;
     drop(server);
 }
@@ -442,7 +462,7 @@ async fn join_password_logout_and_a_changed_certificate_in_the_window() {
     // Trusting it is deliberate; then the same account signs in.
     click(&c, "[data-testid=trust]").await;
     status_contains(&c, "connected").await;
-    c.close().await.ok();
+    close_app(c, &app).await;
     driver.stop().await;
 }
 
@@ -484,6 +504,23 @@ impl DesktopBus {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["call"] == call)
             .collect()
+    }
+
+    /// The labels of the tray's menu, as the desktop's tray shows them.
+    async fn tray_labels(&self) -> Vec<String> {
+        let out = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply=literal",
+                "--dest=org.freedesktop.Notifications",
+                "/org/freedesktop/Notifications",
+                "lan.natter.Test.TrayLabels",
+            ])
+            .output()
+            .await
+            .expect("dbus-send");
+        assert!(out.status.success(), "the tray menu could not be read");
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("a JSON list")
     }
 
     /// Clicks the tray menu item `label`, as the desktop's tray would.
@@ -609,6 +646,15 @@ async fn notifications_tray_receipts_and_typing_in_the_window() {
         text(&c, &bob_badge).await.filter(|t| t == "1")
     })
     .await;
+    // The tray says so too, with the connection state.
+    eventually("unread in the tray", || async {
+        let labels = bus.tray_labels().await;
+        labels
+            .iter()
+            .any(|l| l == "Connected — 1 unread")
+            .then_some(())
+    })
+    .await;
 
     // Alice reads it on her other computer: the badge here clears.
     let alice2 = SioClient::resume(&server.url, &saved_session(home.path())).await;
@@ -687,6 +733,15 @@ async fn notifications_tray_receipts_and_typing_in_the_window() {
         closed.success(),
         "the window manager could not close the window"
     );
+    eventually("window hidden", || async {
+        let shown = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", "Natter"])
+            .output()
+            .await
+            .expect("xdotool");
+        shown.stdout.is_empty().then_some(())
+    })
+    .await;
     let before = bus.calls("Notify").len();
     bob.client.send(&me, "still there?").await;
     eventually("notified while hidden", || async {
@@ -701,6 +756,6 @@ async fn notifications_tray_receipts_and_typing_in_the_window() {
     bus.click_tray("Quit Natter").await;
     let gone = bob.client.next(event::USER_DISCONNECTED).await;
     assert_eq!(gone, json!(me));
-    c.close().await.ok();
+    close_app(c, &app).await;
     driver.stop().await;
 }
