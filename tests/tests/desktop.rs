@@ -48,11 +48,7 @@ impl Driver {
             // No mDNS from the app onto the machine's network.
             .env("NATTER_NO_DISCOVERY", "1")
             .stdout(Stdio::null())
-            .stderr(if std::env::var_os("NATTER_APP_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(Stdio::null())
             .spawn()
             .expect("tauri-driver on PATH (scripts/setup.sh installs it)");
         let deadline = Instant::now() + WAIT;
@@ -212,6 +208,15 @@ fn app_running(app: &Path) -> bool {
         .any(|p| std::fs::read_link(p.path().join("exe")).is_ok_and(|exe| exe == app))
 }
 
+/// `Some` once the open conversation shows `text` as a message (ours when `from_self`).
+async fn shows(c: &Client, from_self: bool, text: &str) -> Option<()> {
+    messages(c, from_self)
+        .await
+        .iter()
+        .any(|m| m == text)
+        .then_some(())
+}
+
 /// The userID of the logged-in person, from their own row.
 async fn own_user_id(c: &Client, name: &str) -> String {
     let css = format!("[data-testid=user][data-username={name}]");
@@ -314,26 +319,14 @@ async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
 
     // Open the chat: the message is there, the badge gone; reply.
     click(&c, &bob_row).await;
-    eventually("bob's message", || async {
-        messages(&c, false)
-            .await
-            .contains(&"hello alice".to_owned())
-            .then_some(())
-    })
-    .await;
+    eventually("bob's message", || shows(&c, false, "hello alice")).await;
     assert!(
         find(&c, &badge).await.is_none(),
         "unread badge stays after opening the chat"
     );
     type_into(&c, "[data-testid=message-input]", "hi bob").await;
     click(&c, "[data-testid=send]").await;
-    eventually("acked reply", || async {
-        messages(&c, true)
-            .await
-            .contains(&"hi bob".to_owned())
-            .then_some(())
-    })
-    .await;
+    eventually("acked reply", || shows(&c, true, "hi bob")).await;
     let got: Message =
         serde_json::from_value(bob.client.next(event::PRIVATE_MESSAGE).await).unwrap();
     assert_eq!(
@@ -683,13 +676,7 @@ async fn notifications_tray_receipts_and_typing_in_the_window() {
 
     // Clicking it opens Bob's conversation.
     bus.invoke(third["id"].as_u64().unwrap(), "default").await;
-    eventually("bob's conversation open", || async {
-        messages(&c, false)
-            .await
-            .contains(&"third".to_owned())
-            .then_some(())
-    })
-    .await;
+    eventually("bob's conversation open", || shows(&c, false, "third")).await;
 
     // Bob types, then reads what Alice sends him.
     bob.client.emit(event::TYPING, json!({"to": me})).await;

@@ -43,15 +43,18 @@ pub fn App() -> impl IntoView {
     });
     // The shell shows the unread total in the window title and the tray, and asks for
     // attention when it grows in the background.
+    // Memos: the effects run when the value changes, not on every event the state applies.
+    let unread = Memo::new(move |_| state.with(|s| s.total_unread()));
     Effect::new(move |_| {
-        let unread = state.with(|s| s.total_unread());
+        let unread = unread.get();
         spawn_local(async move {
             let _ = shell::attention(unread).await;
         });
     });
     // Notifications skip the conversation on screen.
+    let selected = Memo::new(move |_| state.with(|s| s.selected.clone()));
     Effect::new(move |_| {
-        let with = state.with(|s| s.selected.clone());
+        let with = selected.get();
         spawn_local(async move {
             let _ = shell::viewing(with).await;
         });

@@ -65,6 +65,10 @@ pub struct NewMessage {
 #[error("not a message of that conversation")]
 pub struct NotInConversation;
 
+/// Unread messages are counted up to this many per conversation (a badge says "999+" well
+/// before), so a login never walks a long unread history.
+pub const MAX_UNREAD_COUNTED: u64 = 9_999;
+
 /// One conversation's read state, seen from one of its two people.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadState {

@@ -21,8 +21,8 @@ use natter_protocol::Message;
 use redis::aio::ConnectionManager;
 
 use super::{
-    Account, Inserted, NameTaken, NewMessage, NewUser, NotInConversation, ReadState, Store,
-    StoreError, StoreResult, UserRecord,
+    Account, Inserted, MAX_UNREAD_COUNTED, NameTaken, NewMessage, NewUser, NotInConversation,
+    ReadState, Store, StoreError, StoreResult, UserRecord,
 };
 use crate::accounts::name_key;
 use crate::ids::hash_session_id;
@@ -110,9 +110,6 @@ fn read_key(reader: &str) -> String {
     format!("natter:read:{reader}")
 }
 
-/// Unread messages counted per conversation at most (see the SQLite store).
-const MAX_UNREAD_COUNTED: u64 = 9_999;
-
 pub struct RedisStore {
     conn: ConnectionManager,
     node: String,
@@ -160,6 +157,15 @@ fn parse(json: &str) -> StoreResult<Message> {
 }
 
 impl RedisStore {
+    /// Everyone `user_id` has a conversation with.
+    async fn peers(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("SMEMBERS")
+            .arg(format!("natter:convs:{user_id}"))
+            .query_async(&mut conn)
+            .await?)
+    }
+
     pub fn new(conn: ConnectionManager, node: String) -> Self {
         Self {
             conn,
@@ -569,10 +575,7 @@ impl Store for RedisStore {
         };
         self.revoke_user_sessions(user_id).await?;
         let mut conn = self.conn.clone();
-        let peers: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(format!("natter:convs:{user_id}"))
-            .query_async(&mut conn)
-            .await?;
+        let peers = self.peers(user_id).await?;
         let mut pipe = redis::pipe();
         pipe.atomic();
         for p in &peers {
@@ -713,10 +716,7 @@ impl Store for RedisStore {
         per_peer: u32,
     ) -> StoreResult<Vec<(String, Vec<Message>)>> {
         let mut conn = self.conn.clone();
-        let peers: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(format!("natter:convs:{user_id}"))
-            .query_async(&mut conn)
-            .await?;
+        let peers = self.peers(user_id).await?;
         if peers.is_empty() {
             return Ok(Vec::new());
         }
@@ -770,10 +770,7 @@ impl Store for RedisStore {
 
     async fn read_states(&self, user_id: &str) -> StoreResult<HashMap<String, ReadState>> {
         let mut conn = self.conn.clone();
-        let peers: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(format!("natter:convs:{user_id}"))
-            .query_async(&mut conn)
-            .await?;
+        let peers = self.peers(user_id).await?;
         if peers.is_empty() {
             return Ok(HashMap::new());
         }

@@ -21,8 +21,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{
-    Account, Inserted, NameTaken, NewMessage, NewUser, NotInConversation, ReadState, Store,
-    StoreError, StoreResult, UserRecord,
+    Account, Inserted, MAX_UNREAD_COUNTED, NameTaken, NewMessage, NewUser, NotInConversation,
+    ReadState, Store, StoreError, StoreResult, UserRecord,
 };
 use crate::accounts::name_key;
 use crate::ids::hash_session_id;
@@ -97,10 +97,6 @@ CREATE TABLE read_markers (
 ALTER TABLE users ADD COLUMN receipts INTEGER NOT NULL DEFAULT 1;
 "#,
 ];
-
-/// Unread messages are counted up to this many per conversation (a badge says "999+" well
-/// before), so a login never walks a long unread history.
-const MAX_UNREAD_COUNTED: u64 = 9_999;
 
 /// Read connections; more than the core count buys nothing on this workload.
 const READERS: usize = 2;
