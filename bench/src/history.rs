@@ -67,6 +67,7 @@ pub async fn seed(dir: &Path, total: u64) -> f64 {
                 to,
                 content: format!("message {n} with some ordinary length of text"),
                 client_id: None,
+                attachment: None,
             })
             .await
             .expect("insert")

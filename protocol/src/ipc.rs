@@ -46,6 +46,23 @@ pub mod command {
     pub const SET_PREFERENCES: &str = "set_preferences";
     /// No arguments: sends the servers found on the LAN so far as a `discovered` event.
     pub const DISCOVERED: &str = "discovered";
+    /// [`super::CreateGroupArgs`] → [`crate::Group`].
+    pub const CREATE_GROUP: &str = "create_group";
+    /// [`super::AddMembersArgs`] → [`crate::Group`].
+    pub const ADD_MEMBERS: &str = "add_members";
+    /// [`super::GroupArgs`] → `()`: the person leaves the group.
+    pub const LEAVE_GROUP: &str = "leave_group";
+    /// [`super::SearchArgs`] → [`crate::SearchResults`].
+    pub const SEARCH: &str = "search";
+    /// [`super::SendFileArgs`] → `()`: uploads the file (progress as `upload` events), then
+    /// sends it to `to` through the outbox.
+    pub const SEND_FILE: &str = "send_file";
+    /// [`super::PickFileArgs`] → `()`: the system's file picker, then as [`SEND_FILE`].
+    pub const PICK_FILE: &str = "pick_file";
+    /// [`super::FileArgs`] → the path it was saved to, in the Downloads folder.
+    pub const SAVE_FILE: &str = "save_file";
+    /// [`super::FileArgs`] → a `data:image/png;base64,…` URL of the image's preview.
+    pub const PREVIEW: &str = "preview";
 }
 
 /// The connection as the person sees it.
@@ -89,10 +106,14 @@ impl ConnectionState {
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEntry {
     pub client_id: String,
+    /// A userID, or a groupID (sent as `group message`).
     pub to: String,
     pub content: String,
     /// When it was written, ms since the Unix epoch (shown until the server's `ts` is known).
     pub created_at: i64,
+    /// A file already uploaded, sent with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<crate::Attachment>,
 }
 
 /// Everything the UI learns, in order.
@@ -150,6 +171,29 @@ pub enum AppEvent {
         #[serde(default)]
         at_ms: u64,
     },
+    /// The server's `groups` (sent at every (re)connect): replaces the list.
+    Groups { groups: Vec<crate::Group> },
+    /// The server's `group`: a group created, changed, or left (we are not in `members`).
+    Group { group: crate::Group },
+    /// How an upload stands.
+    Upload { upload: Upload },
+    /// Files were dropped on the window: send them to the open conversation.
+    Dropped { paths: Vec<String> },
+}
+
+/// An upload in progress, finished or failed, as the conversation shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upload {
+    /// Unique per upload, for the UI to update one row.
+    pub id: u64,
+    /// The conversation it goes to.
+    pub to: String,
+    pub name: String,
+    pub sent: u64,
+    pub total: u64,
+    /// `None` while it runs; then `Ok` (it is in the outbox now) or the error.
+    #[serde(default)]
+    pub done: Option<Result<(), String>>,
 }
 
 /// [`command::LOGIN`] arguments.
@@ -253,6 +297,49 @@ pub struct TypingArgs {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetReceiptsArgs {
     pub send: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateGroupArgs {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMembersArgs {
+    pub group_id: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupArgs {
+    pub group_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchArgs {
+    pub q: String,
+    pub with: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendFileArgs {
+    pub to: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickFileArgs {
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileArgs {
+    pub file_id: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

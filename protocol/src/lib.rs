@@ -47,6 +47,82 @@ pub mod event {
     pub const TYPING: &str = "typing";
     /// Extension. Client → server with an ack: [`crate::SetReceipts`]; ack `{ok: true}`.
     pub const SET_RECEIPTS: &str = "set receipts";
+    /// Extension. Client → server with an ack: [`crate::CreateGroup`]; the ack is a
+    /// [`crate::Reply`] of the new [`crate::Group`]. Every member's sockets get [`GROUP`].
+    pub const CREATE_GROUP: &str = "create group";
+    /// Extension. Server → every member's sockets: a [`crate::Group`] that was created or whose
+    /// members changed (a person who left gets it too, without themselves in `members`).
+    pub const GROUP: &str = "group";
+    /// Extension. Client → server with an ack: [`crate::AddMembers`] (members only); the ack is
+    /// a [`crate::Reply`] of the updated [`crate::Group`].
+    pub const ADD_MEMBERS: &str = "add members";
+    /// Extension. Client → server with an ack: [`crate::LeaveGroup`]; ack `{ok: true}`.
+    pub const LEAVE_GROUP: &str = "leave group";
+    /// Extension. Client → server with an ack: [`crate::SendMessage`] with `to` a groupID; the
+    /// ack is a [`crate::Reply`] of the stored [`crate::Message`]. Server → every member's
+    /// sockets but the sending one: the [`crate::Message`].
+    pub const GROUP_MESSAGE: &str = "group message";
+    /// Extension. Server → own socket, after `users`: the person's groups, a list of
+    /// [`crate::Group`] with their recent messages.
+    pub const GROUPS: &str = "groups";
+    /// Extension. Client → server with an ack: [`crate::SearchMessages`]; the ack is a
+    /// [`crate::Reply`] of [`crate::SearchResults`].
+    pub const SEARCH_MESSAGES: &str = "search messages";
+}
+
+/// HTTP routes and headers for files (uploads and downloads beside the socket.io endpoint).
+pub mod files {
+    /// `POST` the raw file here (`Authorization: Bearer <sessionID>`, `Content-Type`,
+    /// [`FILE_NAME_HEADER`]) → `201` with a [`crate::FileInfo`]. `GET /files/{fileID}` streams
+    /// it back (ranges work); `GET /files/{fileID}/preview` is a small PNG of an image.
+    pub const PATH: &str = "/files";
+    /// The file's name, percent-encoded (UTF-8).
+    pub const FILE_NAME_HEADER: &str = "x-file-name";
+    /// The default `--max-file-bytes`: 100 MiB.
+    pub const DEFAULT_MAX_FILE_BYTES: u64 = 100 * 1024 * 1024;
+    /// The longest side of an image preview, in pixels.
+    pub const PREVIEW_MAX_SIDE: u32 = 320;
+    /// The longest file name kept, in bytes (longer ones are cut at a character boundary).
+    pub const FILE_NAME_MAX_BYTES: usize = 255;
+
+    /// Whether a file of this media type gets a preview.
+    pub fn has_preview(media_type: &str) -> bool {
+        matches!(
+            media_type,
+            "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+        )
+    }
+
+    /// Percent-encodes a file name for [`FILE_NAME_HEADER`]: everything but unreserved ASCII.
+    pub fn encode_name(name: &str) -> String {
+        let mut out = String::with_capacity(name.len());
+        for b in name.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    }
+
+    /// Decodes [`FILE_NAME_HEADER`]; `None` when it is not valid percent-encoded UTF-8.
+    pub fn decode_name(encoded: &str) -> Option<String> {
+        let bytes = encoded.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).ok()
+    }
 }
 
 /// A certificate's SHA-256 digest as people compare it: uppercase hex pairs joined by colons
@@ -293,6 +369,131 @@ pub struct SetReceipts {
     pub send: bool,
 }
 
+/// Extension `create group`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateGroup {
+    pub name: String,
+    /// userIDs; the creator is a member whether listed or not.
+    pub members: Vec<String>,
+}
+
+/// Extension `add members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddMembers {
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    pub members: Vec<String>,
+}
+
+/// Extension `leave group`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveGroup {
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+}
+
+/// A group conversation: the ack of `create group` and `add members`, the `group` event, and
+/// one entry of `groups` (which also carries recent messages and read state).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    pub name: String,
+    /// userIDs, in the order they joined.
+    pub members: Vec<String>,
+    #[serde(rename = "createdBy", default)]
+    pub created_by: String,
+    /// In `groups`: the most recent messages, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Message>,
+    /// In `groups`: messages from others after the receiver's read marker.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread: u64,
+}
+
+/// The longest group name, in characters, after trimming.
+pub const GROUP_NAME_MAX_CHARS: usize = 64;
+/// The most members a group may have.
+pub const GROUP_MAX_MEMBERS: usize = 500;
+/// The prefix of every groupID, so a client can tell a group from a user by its id.
+pub const GROUP_ID_PREFIX: &str = "g-";
+
+/// Whether an id names a group (rather than a user).
+pub fn is_group_id(id: &str) -> bool {
+    id.starts_with(GROUP_ID_PREFIX)
+}
+
+/// Trims a group name and checks it with the username rule, up to [`GROUP_NAME_MAX_CHARS`].
+pub fn normalize_group_name(raw: &str) -> Result<&str, UsernameError> {
+    check_name(raw, GROUP_NAME_MAX_CHARS)
+}
+
+/// A file attached to a message: `{fileID}` when sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    #[serde(rename = "fileID")]
+    pub file_id: String,
+}
+
+/// A file attached to a stored message, as delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    #[serde(rename = "fileID")]
+    pub file_id: String,
+    pub name: String,
+    pub size: u64,
+    #[serde(rename = "type")]
+    pub media_type: String,
+}
+
+/// The answer to an upload (`POST /files`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    #[serde(rename = "fileID")]
+    pub file_id: String,
+    pub name: String,
+    pub size: u64,
+    #[serde(rename = "type")]
+    pub media_type: String,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+impl FileInfo {
+    pub fn attachment(&self) -> Attachment {
+        Attachment {
+            file_id: self.file_id.clone(),
+            name: self.name.clone(),
+            size: self.size,
+            media_type: self.media_type.clone(),
+        }
+    }
+}
+
+/// Extension `search messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchMessages {
+    pub q: String,
+    /// Only this conversation (a userID or a groupID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The ack of `search messages`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub messages: Vec<Message>,
+}
+
+/// The shortest search, in characters (the index matches sequences of three).
+pub const SEARCH_MIN_CHARS: usize = 3;
+/// The longest search, in bytes.
+pub const SEARCH_MAX_BYTES: usize = 256;
+/// The most results one search returns.
+pub const SEARCH_MAX_RESULTS: u32 = 100;
+
 /// A stored private message, as delivered and as acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -307,16 +508,24 @@ pub struct Message {
     /// a delivered message to the one they were waiting for.
     #[serde(rename = "clientId", default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Extension: a file sent with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
 }
 
-/// `private message` as a client sends it. `from` is never taken from the client.
+/// `private message` (and `group message`) as a client sends it. `from` is never taken from
+/// the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessage {
+    /// May be empty when an attachment is sent.
     pub content: String,
     pub to: String,
     /// Extension: a sender-chosen key that makes retries idempotent.
     #[serde(rename = "clientId", default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Extension: a file the sender uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentRef>,
 }
 
 /// The longest `clientId` the server accepts, in bytes.
@@ -373,6 +582,18 @@ pub enum ErrorCode {
     InvalidContent,
     /// `read`: `upTo` is not a message of that conversation.
     UnknownMessage,
+    /// The groupID is unknown or the sender is not one of its members.
+    NotMember,
+    /// A group name is empty, too long or holds characters names may not.
+    InvalidName,
+    /// The attachment's fileID is unknown or was uploaded by someone else.
+    UnknownFile,
+    /// A search shorter than [`SEARCH_MIN_CHARS`] or longer than [`SEARCH_MAX_BYTES`].
+    InvalidQuery,
+    /// This server cannot do it (search in cluster mode).
+    Unsupported,
+    /// A group would have more than [`GROUP_MAX_MEMBERS`] members.
+    TooManyMembers,
 }
 
 /// An error ack: `{error: "<reason>", code}`. `error` is the guide-style human text.
@@ -503,11 +724,15 @@ pub fn allowed_in_content(c: char) -> bool {
 /// bidi characters. The UI uses the same rule to say what is wrong before the server refuses
 /// it; the server also compares names after NFKC and case folding.
 pub fn normalize_username(raw: &str) -> Result<&str, UsernameError> {
+    check_name(raw, USERNAME_MAX_CHARS)
+}
+
+fn check_name(raw: &str, max_chars: usize) -> Result<&str, UsernameError> {
     let name = raw.trim();
     if name.is_empty() {
         return Err(UsernameError::Empty);
     }
-    if name.chars().count() > USERNAME_MAX_CHARS {
+    if name.chars().count() > max_chars {
         return Err(UsernameError::TooLong);
     }
     if name.chars().any(char::is_control) {
@@ -549,6 +774,7 @@ mod tests {
             to: "b".into(),
             ts: 1,
             client_id: None,
+            attachment: None,
         };
         assert_eq!(
             serde_json::to_value(&m).unwrap(),

@@ -32,6 +32,15 @@ pub struct Config {
     #[arg(long, env = "NATTER_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024)]
     pub max_message_bytes: usize,
 
+    /// Largest file accepted by `POST /files`, in bytes.
+    #[arg(long, env = "NATTER_MAX_FILE_BYTES", default_value_t = natter_protocol::files::DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_bytes: u64,
+
+    /// Where uploaded files are kept [default: `files` in the data dir]. Cluster nodes must all
+    /// point at the same shared directory (an NFS or SMB mount).
+    #[arg(long, env = "NATTER_FILES_DIR")]
+    pub files_dir: Option<PathBuf>,
+
     /// Run as one node of several sharing this Redis (≥ 7), e.g. `redis://10.0.0.5:6379`.
     /// Without it, everything stays in the embedded SQLite file.
     #[arg(long, env = "NATTER_REDIS")]
@@ -162,6 +171,13 @@ pub enum ConfigError {
 impl Config {
     /// The data dir to use: the flag, or the platform's data dir (e.g.
     /// `~/.local/share/natter-server` on Linux), or `./natter-data` as a last resort.
+    /// Where uploaded files are kept.
+    pub fn files_dir(&self) -> PathBuf {
+        self.files_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("files"))
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| {
             directories::ProjectDirs::from("", "", "natter-server")

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::datadir::{DataDir, DataDirError};
+use crate::files::{Files, FilesInner};
 use crate::serve::Closer;
 use crate::store::{StoreError, redis::RedisStore, sqlite::SqliteStore};
 use crate::tls::{Tls, TlsError};
@@ -115,10 +116,11 @@ impl Server {
                     .refusals
                     .clone()
                     .spawn_summary(std::time::Duration::from_secs(10));
+                let files = files_for(config, &state)?;
                 let (layer, io) = socket_io(config).with_state(state.clone()).build_layer();
                 handlers::register(&io);
                 admin::spawn(&admin_path, io.clone(), state)?;
-                (router(layer, config, health), closer(io))
+                (router(layer, config, health, files), closer(io))
             }
             Some(url) => cluster_router(config, url, policy, &admin_path).await?,
         };
@@ -215,13 +217,23 @@ async fn cluster_router(
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(format!("redis adapter: {e}"))))?;
     crate::cluster::spawn(io.clone(), store.clone(), state.clone());
-    admin::spawn(admin_path, io.clone(), state)?;
+    admin::spawn(admin_path, io.clone(), state.clone())?;
     tracing::info!(node = store.node(), "cluster mode");
     let health = Health {
         store: store.clone(),
         cluster: Some((store, driver)),
     };
-    Ok((router(layer, config, health), closer(io)))
+    let files = files_for(config, &state)?;
+    Ok((router(layer, config, health, files), closer(io)))
+}
+
+fn files_for(config: &Config, state: &AppState) -> Result<Files, ServeError> {
+    Ok(Files::open(FilesInner {
+        store: state.store.clone(),
+        dir: config.files_dir(),
+        max_bytes: config.max_file_bytes,
+        rate: state.message_rate.clone(),
+    })?)
 }
 
 /// Shutdown: every socket of this node gets a socket.io DISCONNECT first (clients such as
@@ -264,7 +276,7 @@ fn socket_io(config: &Config) -> socketioxide::SocketIoBuilder {
 }
 
 /// The whole HTTP surface around a socket.io layer.
-fn router<L>(layer: L, config: &Config, health: Health) -> Router
+fn router<L>(layer: L, config: &Config, health: Health, files: Files) -> Router
 where
     L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
     L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
@@ -280,6 +292,7 @@ where
     Router::new()
         .route("/healthz", get(healthz))
         .with_state(health)
+        .merge(files.router())
         .layer(layer)
         .layer(axum::middleware::from_fn_with_state(
             origins.clone(),

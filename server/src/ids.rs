@@ -33,6 +33,20 @@ pub fn new_user_id() -> Result<String, RngError> {
     random_hex(USER_ID_BYTES)
 }
 
+/// A new groupID: [`natter_protocol::GROUP_ID_PREFIX`] and random hex.
+pub fn new_group_id() -> Result<String, RngError> {
+    Ok(format!(
+        "{}{}",
+        natter_protocol::GROUP_ID_PREFIX,
+        random_hex(USER_ID_BYTES)?
+    ))
+}
+
+/// A new fileID: unguessable, though downloads are checked against conversations anyway.
+pub fn new_file_id() -> Result<String, RngError> {
+    random_hex(SESSION_ID_BYTES)
+}
+
 /// What the store keeps instead of the sessionID, so a copy of the database cannot be used to
 /// take over anyone's identity.
 pub fn hash_session_id(session_id: &str) -> String {

@@ -7,6 +7,7 @@
 //! - [`tls`]: the certificate (self-signed or the operator's) and its fingerprint.
 //! - [`serve`]: the accept loop (TLS, timeouts, client addresses, graceful shutdown).
 //! - [`datadir`]: the private, locked data dir.
+//! - [`files`]: uploads, downloads and image previews over HTTP.
 //! - [`admin`]: operator commands over a Unix socket in the data dir.
 //! - [`limits`]: rate limits (token buckets).
 //! - [`store`]: sessions, users, presence and messages behind one trait.
@@ -20,6 +21,7 @@ pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod datadir;
+pub mod files;
 pub mod handlers;
 pub mod http;
 pub mod ids;
@@ -87,8 +89,8 @@ pub struct AppInner {
     pub limits: Limits,
     pub auth: JoinPolicy,
     pub throttle: accounts::Throttle,
-    /// Messages per user; `None` without limits.
-    pub message_rate: Option<limits::Buckets>,
+    /// Messages (and uploads) per user; `None` without limits.
+    pub message_rate: Option<Arc<limits::Buckets>>,
     /// History bytes per user; `None` without limits.
     pub fetch_bytes: Option<limits::Buckets>,
     /// `typing` notices relayed per sender (always on: more carry no more information).
@@ -106,7 +108,7 @@ impl AppState {
             store,
             message_rate: limits
                 .message_rate
-                .map(|(rate, burst)| limits::Buckets::new(f64::from(rate), burst)),
+                .map(|(rate, burst)| Arc::new(limits::Buckets::new(f64::from(rate), burst))),
             fetch_bytes: limits
                 .fetch_rate
                 .map(|(rate, burst)| limits::Buckets::new(f64::from(rate), burst)),

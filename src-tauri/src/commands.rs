@@ -1,12 +1,13 @@
 //! Tauri commands: each only translates IPC into a call on the connection manager.
 
-use natter_protocol::MessagePage;
-use natter_protocol::ipc::{Preferences, SendOutcome};
-use tauri::{AppHandle, Runtime, State};
+use natter_protocol::ipc::{AppEvent, EVENT, Preferences, SendOutcome, Upload};
+use natter_protocol::{Group, MessagePage, SearchResults};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
 use crate::connection::{Connection, Credentials};
 use crate::desktop::Desktop;
 use crate::error::AppError;
+use crate::files::{self, Uploads};
 
 #[tauri::command]
 pub async fn start(conn: State<'_, Connection>) -> Result<(), AppError> {
@@ -50,7 +51,7 @@ pub async fn send(
     to: String,
     content: String,
 ) -> Result<SendOutcome, AppError> {
-    conn.send(&to, &content).await
+    conn.send(&to, &content, None).await
 }
 
 #[tauri::command]
@@ -115,4 +116,152 @@ pub fn set_preferences<R: Runtime>(
 #[tauri::command]
 pub fn discovered<R: Runtime>(app: AppHandle<R>, lan: State<'_, crate::lan::Lan>) {
     lan.send(&app);
+}
+
+#[tauri::command]
+pub async fn create_group(
+    conn: State<'_, Connection>,
+    name: String,
+    members: Vec<String>,
+) -> Result<Group, AppError> {
+    conn.create_group(&name, &members).await
+}
+
+#[tauri::command]
+pub async fn add_members(
+    conn: State<'_, Connection>,
+    group_id: String,
+    members: Vec<String>,
+) -> Result<Group, AppError> {
+    conn.add_members(&group_id, &members).await
+}
+
+#[tauri::command]
+pub async fn leave_group(conn: State<'_, Connection>, group_id: String) -> Result<(), AppError> {
+    conn.leave_group(&group_id).await
+}
+
+#[tauri::command]
+pub async fn search(
+    conn: State<'_, Connection>,
+    q: String,
+    with: Option<String>,
+) -> Result<SearchResults, AppError> {
+    conn.search(&q, with.as_deref()).await
+}
+
+/// Uploads a file (progress as `upload` events), then sends it through the outbox. Used by
+/// the file picker and by files dropped on the window.
+#[tauri::command]
+pub async fn send_file<R: Runtime>(
+    app: AppHandle<R>,
+    conn: State<'_, Connection>,
+    uploads: State<'_, Uploads>,
+    to: String,
+    path: String,
+) -> Result<(), AppError> {
+    let path = std::path::PathBuf::from(path);
+    let mut upload = Upload {
+        id: uploads.next_id(),
+        to: to.clone(),
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        sent: 0,
+        total: 0,
+        done: None,
+    };
+    let emit = {
+        let app = app.clone();
+        move |upload: &Upload| {
+            let _ = app.emit(
+                EVENT,
+                &AppEvent::Upload {
+                    upload: upload.clone(),
+                },
+            );
+        }
+    };
+    emit(&upload);
+    let result = async {
+        let endpoint = conn.endpoint().await?;
+        // Progress at most every 1 %: a 100 MiB file is not 400 events.
+        let progress = {
+            let (emit, template) = (emit.clone(), upload.clone());
+            let last = std::sync::atomic::AtomicU64::new(0);
+            move |sent: u64, total: u64| {
+                let step = (total / 100).max(1);
+                let prev = last.load(std::sync::atomic::Ordering::Relaxed);
+                if sent == total || sent >= prev + step {
+                    last.store(sent, std::sync::atomic::Ordering::Relaxed);
+                    emit(&Upload {
+                        sent,
+                        total,
+                        ..template.clone()
+                    });
+                }
+            }
+        };
+        let info = files::upload(&endpoint, &path, progress)
+            .await
+            .map_err(|e| AppError::Rejected(e.to_string()))?;
+        upload.sent = info.size;
+        upload.total = info.size;
+        conn.send(&to, "", Some(info.attachment())).await?;
+        Ok::<(), AppError>(())
+    }
+    .await;
+    upload.done = Some(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+    emit(&upload);
+    result
+}
+
+/// The system's file picker; the chosen file goes as [`send_file`].
+#[tauri::command]
+pub async fn pick_file<R: Runtime>(
+    app: AppHandle<R>,
+    conn: State<'_, Connection>,
+    uploads: State<'_, Uploads>,
+    to: String,
+) -> Result<(), AppError> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().pick_file(move |picked| {
+        let _ = tx.send(picked);
+    });
+    let Some(picked) = rx.await.ok().flatten() else {
+        return Ok(()); // cancelled
+    };
+    let path = picked
+        .into_path()
+        .map_err(|e| AppError::Local(e.to_string()))?;
+    send_file(app, conn, uploads, to, path.to_string_lossy().into_owned()).await
+}
+
+/// Saves a file of a conversation to the Downloads folder; the path it was saved under.
+#[tauri::command]
+pub async fn save_file<R: Runtime>(
+    app: AppHandle<R>,
+    conn: State<'_, Connection>,
+    file_id: String,
+    name: String,
+) -> Result<String, AppError> {
+    let endpoint = conn.endpoint().await?;
+    let dir = app
+        .path()
+        .download_dir()
+        .map_err(|e| AppError::Local(e.to_string()))?;
+    let saved = files::download(&endpoint, &file_id, &name, &dir)
+        .await
+        .map_err(|e| AppError::Local(e.to_string()))?;
+    Ok(saved.to_string_lossy().into_owned())
+}
+
+#[tauri::command]
+pub async fn preview(conn: State<'_, Connection>, file_id: String) -> Result<String, AppError> {
+    let endpoint = conn.endpoint().await?;
+    files::preview(&endpoint, &file_id)
+        .await
+        .map_err(|e| AppError::Rejected(e.to_string()))
 }

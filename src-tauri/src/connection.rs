@@ -23,11 +23,12 @@ use futures_util::FutureExt;
 use natter_protocol::client;
 use natter_protocol::ipc::{AppEvent, ConnectionState, OutboxEntry, SendOutcome};
 use natter_protocol::{
-    Done, ErrorCode, Message, MessagePage, ReadMarker, Refusal, Reply, Session, TypingFrom, User,
-    UserRenamed, event,
+    Attachment, Done, ErrorCode, Group, Message, MessagePage, ReadMarker, Refusal, Reply,
+    SearchResults, Session, TypingFrom, User, UserRenamed, event,
 };
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
@@ -200,28 +201,96 @@ impl Connection {
         .await
     }
 
-    /// Queues a message; returns the stored message once acked, or `Queued` while offline.
-    pub async fn send(&self, to: &str, content: &str) -> Result<SendOutcome, AppError> {
-        if content.trim().is_empty() {
+    /// Queues a message (to a person or a group, with a file already uploaded or not);
+    /// returns the stored message once acked, or `Queued` while offline.
+    pub async fn send(
+        &self,
+        to: &str,
+        content: &str,
+        attachment: Option<Attachment>,
+    ) -> Result<SendOutcome, AppError> {
+        if content.trim().is_empty() && attachment.is_none() {
             return Err(AppError::EmptyMessage);
         }
         let (to, content) = (to.to_owned(), content.to_owned());
-        self.ask(|reply| Input::Send { to, content, reply }).await?
+        self.ask(|reply| Input::Send {
+            to,
+            content,
+            attachment,
+            reply,
+        })
+        .await?
     }
 
-    /// A page of older messages with `with`, before message id `before`.
+    /// Emits `event` with an ack and reads the answer as `T` (or the server's `{error}`).
+    async fn request<T: DeserializeOwned>(
+        &self,
+        event: &'static str,
+        payload: Value,
+    ) -> Result<T, AppError> {
+        let answer = self
+            .ask_server(|reply| Input::Request {
+                event,
+                payload,
+                reply,
+            })
+            .await?;
+        serde_json::from_value::<Reply<T>>(answer)
+            .map_err(|e| AppError::Rejected(format!("unexpected answer: {e}")))?
+            .into_result()
+            .map_err(|e| AppError::Rejected(e.error))
+    }
+
+    /// A page of older messages with `with` (a person or a group), before message id `before`.
     pub async fn fetch_older(
         &self,
         with: &str,
         before: Option<u64>,
     ) -> Result<MessagePage, AppError> {
-        let with = with.to_owned();
-        self.ask_server(|reply| Input::FetchOlder {
-            with,
-            before,
-            reply,
-        })
+        let mut payload = json!({ "with": with });
+        if let Some(before) = before {
+            payload["before"] = json!(before);
+        }
+        self.request(event::FETCH_MESSAGES, payload).await
+    }
+
+    pub async fn create_group(&self, name: &str, members: &[String]) -> Result<Group, AppError> {
+        self.request(
+            event::CREATE_GROUP,
+            json!({ "name": name, "members": members }),
+        )
         .await
+    }
+
+    pub async fn add_members(&self, group_id: &str, members: &[String]) -> Result<Group, AppError> {
+        self.request(
+            event::ADD_MEMBERS,
+            json!({ "groupID": group_id, "members": members }),
+        )
+        .await
+    }
+
+    pub async fn leave_group(&self, group_id: &str) -> Result<(), AppError> {
+        let _: Done = self
+            .request(event::LEAVE_GROUP, json!({ "groupID": group_id }))
+            .await?;
+        Ok(())
+    }
+
+    /// Messages of the person's conversations (or of `with` only) holding `q`, newest first.
+    pub async fn search(&self, q: &str, with: Option<&str>) -> Result<SearchResults, AppError> {
+        let mut payload = json!({ "q": q });
+        if let Some(with) = with {
+            payload["with"] = json!(with);
+        }
+        self.request(event::SEARCH_MESSAGES, payload).await
+    }
+
+    /// Where files go while connected: the node in use, the session, its pinned certificate.
+    pub async fn endpoint(&self) -> Result<Endpoint, AppError> {
+        self.ask(|reply| Input::Endpoint { reply })
+            .await?
+            .ok_or(AppError::Offline)
     }
 
     /// The person has read their conversation with `with` up to message `up_to`.
@@ -272,9 +341,18 @@ impl Connection {
     }
 }
 
+/// The server the connection uses, for its HTTP routes (files).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: String,
+    pub session_id: String,
+    /// The pinned certificate (DER), over https.
+    pub cert: Option<Vec<u8>>,
+}
+
 type Responder<T> = oneshot::Sender<T>;
 type SendReply = Responder<Result<SendOutcome, AppError>>;
-type FetchReply = Responder<Result<MessagePage, AppError>>;
+type AnswerReply = Responder<Result<Value, AppError>>;
 
 enum Input {
     Start {
@@ -297,12 +375,18 @@ enum Input {
     Send {
         to: String,
         content: String,
+        attachment: Option<Attachment>,
         reply: Responder<Result<SendOutcome, AppError>>,
     },
-    FetchOlder {
-        with: String,
-        before: Option<u64>,
-        reply: Responder<oneshot::Receiver<Result<MessagePage, AppError>>>,
+    /// An event the server answers with an ack (`fetch messages`, groups, search).
+    Request {
+        event: &'static str,
+        payload: Value,
+        reply: Responder<oneshot::Receiver<Result<Value, AppError>>>,
+    },
+    /// The node in use, when connected.
+    Endpoint {
+        reply: Responder<Option<Endpoint>>,
     },
     /// An event for the server that needs no answer (`read`, `typing`, `set receipts`): sent
     /// when connected, dropped otherwise (the UI sends read markers again after a reconnect).
@@ -356,7 +440,7 @@ enum LinkEvent {
     AckTimeout {
         client_id: String,
     },
-    Fetched {
+    Answered {
         request: u64,
         payload: Value,
     },
@@ -386,6 +470,8 @@ struct Manager {
     pins: Pins,
     /// The node the current attempt goes to.
     node_url: Option<String>,
+    /// The certificate pinned for the current client (https only).
+    node_cert: Option<Vec<u8>>,
     /// A certificate shown to the person, waiting for their decision: (node URL, fingerprint).
     awaiting_trust: Option<(String, String)>,
 
@@ -395,7 +481,7 @@ struct Manager {
     attempt: u32,
     in_flight: Option<String>,
     send_waiters: HashMap<String, SendReply>,
-    fetch_waiters: HashMap<u64, FetchReply>,
+    answer_waiters: HashMap<u64, AnswerReply>,
     next_request: u64,
 }
 
@@ -425,13 +511,14 @@ impl Manager {
             pending_login: None,
             pins,
             node_url: None,
+            node_cert: None,
             awaiting_trust: None,
             epoch: 0,
             client: None,
             attempt: 0,
             in_flight: None,
             send_waiters: HashMap::new(),
-            fetch_waiters: HashMap::new(),
+            answer_waiters: HashMap::new(),
             next_request: 0,
         }
     }
@@ -477,15 +564,31 @@ impl Manager {
                 self.set_password(password, current_password, tx).await;
                 let _ = reply.send(rx);
             }
-            Input::Send { to, content, reply } => self.send(to, content, reply),
-            Input::FetchOlder {
-                with,
-                before,
+            Input::Send {
+                to,
+                content,
+                attachment,
+                reply,
+            } => self.send(to, content, attachment, reply),
+            Input::Request {
+                event,
+                payload,
                 reply,
             } => {
                 let (tx, rx) = oneshot::channel();
-                self.fetch_older(with, before, tx).await;
+                self.request(event, payload, tx).await;
                 let _ = reply.send(rx);
+            }
+            Input::Endpoint { reply } => {
+                let endpoint = match (&self.state, &self.node_url, &self.saved) {
+                    (ConnectionState::Connected, Some(url), Some(saved)) => Some(Endpoint {
+                        url: url.clone(),
+                        session_id: saved.session_id.clone(),
+                        cert: self.node_cert.clone(),
+                    }),
+                    _ => None,
+                };
+                let _ = reply.send(endpoint);
             }
             Input::Notify {
                 event,
@@ -717,6 +820,7 @@ impl Manager {
         };
         tracing::info!(%url, "connecting");
         let mut builder = client_builder(&url, auth, epoch, self.tx.clone());
+        self.node_cert = cert.clone();
         if let Some(der) = cert {
             match tls::pinned_connector(&der) {
                 Ok(connector) => builder = builder.tls_config(connector),
@@ -763,7 +867,7 @@ impl Manager {
                 None => Err(AppError::Offline),
             });
         }
-        for (_, reply) in self.fetch_waiters.drain() {
+        for (_, reply) in self.answer_waiters.drain() {
             let _ = reply.send(Err(AppError::Offline));
         }
     }
@@ -865,12 +969,9 @@ impl Manager {
                     self.pump().await;
                 }
             }
-            LinkEvent::Fetched { request, payload } => {
-                if let Some(reply) = self.fetch_waiters.remove(&request) {
-                    let page = serde_json::from_value::<Reply<MessagePage>>(payload)
-                        .map_err(|e| AppError::Rejected(format!("unexpected answer: {e}")))
-                        .and_then(|r| r.into_result().map_err(|e| AppError::Rejected(e.error)));
-                    let _ = reply.send(page);
+            LinkEvent::Answered { request, payload } => {
+                if let Some(reply) = self.answer_waiters.remove(&request) {
+                    let _ = reply.send(Ok(payload));
                 }
             }
             LinkEvent::Acked { .. } => {}
@@ -941,10 +1042,12 @@ impl Manager {
                 Value::String(user_id) => self.emit(AppEvent::UserRemoved { user_id }),
                 other => tracing::warn!(%other, "bad user removed"),
             },
-            event::PRIVATE_MESSAGE => match serde_json::from_value::<Message>(payload) {
-                Ok(message) => self.emit(AppEvent::Message { message }),
-                Err(e) => tracing::warn!(error = %e, "bad private message"),
-            },
+            event::PRIVATE_MESSAGE | event::GROUP_MESSAGE => {
+                match serde_json::from_value::<Message>(payload) {
+                    Ok(message) => self.emit(AppEvent::Message { message }),
+                    Err(e) => tracing::warn!(error = %e, "bad private message"),
+                }
+            }
             event::READ => match serde_json::from_value::<ReadMarker>(payload) {
                 Ok(marker) => self.emit(AppEvent::Read { marker }),
                 Err(e) => tracing::warn!(error = %e, "bad read marker"),
@@ -955,6 +1058,14 @@ impl Manager {
                     at_ms: 0,
                 }),
                 Err(e) => tracing::warn!(error = %e, "bad typing"),
+            },
+            event::GROUPS => match serde_json::from_value::<Vec<Group>>(payload) {
+                Ok(groups) => self.emit(AppEvent::Groups { groups }),
+                Err(e) => tracing::warn!(error = %e, "bad groups"),
+            },
+            event::GROUP => match serde_json::from_value::<Group>(payload) {
+                Ok(group) => self.emit(AppEvent::Group { group }),
+                Err(e) => tracing::warn!(error = %e, "bad group"),
             },
             other => tracing::debug!(event = other, "ignored server event"),
         }
@@ -982,7 +1093,13 @@ impl Manager {
         self.pump().await;
     }
 
-    fn send(&mut self, to: String, content: String, reply: SendReply) {
+    fn send(
+        &mut self,
+        to: String,
+        content: String,
+        attachment: Option<Attachment>,
+        reply: SendReply,
+    ) {
         if self.saved.is_none() {
             let _ = reply.send(Err(AppError::NotLoggedIn));
             return;
@@ -992,6 +1109,7 @@ impl Manager {
             to,
             content,
             created_at: now_ms(),
+            attachment,
         };
         self.outbox.push_back(entry.clone());
         self.save_outbox();
@@ -1015,29 +1133,32 @@ impl Manager {
         };
         let epoch = self.epoch;
         self.in_flight = Some(entry.client_id.clone());
-        let payload =
+        let mut payload =
             json!({"to": entry.to, "content": entry.content, "clientId": entry.client_id});
+        if let Some(a) = &entry.attachment {
+            payload["attachment"] = json!({ "fileID": a.file_id });
+        }
+        let name = if natter_protocol::is_group_id(&entry.to) {
+            event::GROUP_MESSAGE
+        } else {
+            event::PRIVATE_MESSAGE
+        };
         let tx = self.tx.clone();
         let client_id = entry.client_id.clone();
         let result = client
-            .emit_with_ack(
-                event::PRIVATE_MESSAGE,
-                payload,
-                self.timing.ack_timeout,
-                move |p, _| {
-                    let (tx, client_id) = (tx.clone(), client_id.clone());
-                    async move {
-                        let _ = tx.send(Input::Link {
-                            epoch,
-                            event: LinkEvent::Acked {
-                                client_id,
-                                payload: ack_arg(p),
-                            },
-                        });
-                    }
-                    .boxed()
-                },
-            )
+            .emit_with_ack(name, payload, self.timing.ack_timeout, move |p, _| {
+                let (tx, client_id) = (tx.clone(), client_id.clone());
+                async move {
+                    let _ = tx.send(Input::Link {
+                        epoch,
+                        event: LinkEvent::Acked {
+                            client_id,
+                            payload: ack_arg(p),
+                        },
+                    });
+                }
+                .boxed()
+            })
             .await;
         if let Err(e) = result {
             self.lost(format!("sending failed: {e}"));
@@ -1184,41 +1305,33 @@ impl Manager {
             .map_err(|e| AppError::Rejected(e.to_string()))
     }
 
-    async fn fetch_older(&mut self, with: String, before: Option<u64>, reply: FetchReply) {
+    /// Emits `event` with an ack when connected; `reply` gets the answer as it came.
+    async fn request(&mut self, event: &'static str, payload: Value, reply: AnswerReply) {
         let (ConnectionState::Connected, Some(client)) = (&self.state, self.client.clone()) else {
             let _ = reply.send(Err(AppError::Offline));
             return;
         };
         let request = self.next_request;
         self.next_request += 1;
-        self.fetch_waiters.insert(request, reply);
+        self.answer_waiters.insert(request, reply);
         let (tx, epoch) = (self.tx.clone(), self.epoch);
-        let mut payload = json!({ "with": with });
-        if let Some(before) = before {
-            payload["before"] = json!(before);
-        }
         let result = client
-            .emit_with_ack(
-                event::FETCH_MESSAGES,
-                payload,
-                SERVER_ANSWER_TIMEOUT,
-                move |p, _| {
-                    let tx = tx.clone();
-                    async move {
-                        let _ = tx.send(Input::Link {
-                            epoch,
-                            event: LinkEvent::Fetched {
-                                request,
-                                payload: ack_arg(p),
-                            },
-                        });
-                    }
-                    .boxed()
-                },
-            )
+            .emit_with_ack(event, payload, SERVER_ANSWER_TIMEOUT, move |p, _| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(Input::Link {
+                        epoch,
+                        event: LinkEvent::Answered {
+                            request,
+                            payload: ack_arg(p),
+                        },
+                    });
+                }
+                .boxed()
+            })
             .await;
         if let Err(e) = result {
-            if let Some(reply) = self.fetch_waiters.remove(&request) {
+            if let Some(reply) = self.answer_waiters.remove(&request) {
                 let _ = reply.send(Err(AppError::Offline));
             }
             self.lost(format!("sending failed: {e}"));

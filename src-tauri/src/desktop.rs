@@ -337,6 +337,17 @@ impl Desktop {
             AppEvent::UserRenamed { user_id, username } => {
                 self.lock().names.insert(user_id.clone(), username.clone());
             }
+            AppEvent::Groups { groups } => {
+                let mut inner = self.lock();
+                for g in groups {
+                    inner.names.insert(g.group_id.clone(), g.name.clone());
+                }
+            }
+            AppEvent::Group { group } => {
+                self.lock()
+                    .names
+                    .insert(group.group_id.clone(), group.name.clone());
+            }
             AppEvent::Connection { state, .. } => {
                 self.lock().status = status_line(state).to_owned();
                 self.refresh_tray(app);
@@ -358,24 +369,39 @@ impl Desktop {
         let window_in_front = self.focused.load(Ordering::Relaxed);
         let pending = {
             let inner = self.lock();
-            if inner.me.as_deref() != Some(message.to.as_str())
+            let Some(me) = inner.me.as_deref() else {
+                return;
+            };
+            // To us, or to one of our groups from someone else; one notification per
+            // conversation (a group's, or the person's).
+            let group = natter_protocol::is_group_id(&message.to);
+            let conversation = if group { &message.to } else { &message.from };
+            if (!group && message.to != me)
+                || message.from == me
                 || !should_notify(
                     &inner.prefs,
-                    &message.from,
+                    conversation,
                     window_in_front,
                     inner.viewing.as_deref(),
                 )
             {
                 return;
             }
+            let sender = inner
+                .names
+                .get(&message.from)
+                .cloned()
+                .unwrap_or_else(|| "Someone".into());
             Pending {
-                from: message.from.clone(),
-                name: inner
-                    .names
-                    .get(&message.from)
-                    .cloned()
-                    .unwrap_or_else(|| "Someone".into()),
-                content: message.content.clone(),
+                from: conversation.clone(),
+                name: match inner.names.get(&message.to).filter(|_| group) {
+                    Some(group_name) => format!("{sender} in {group_name}"),
+                    None => sender,
+                },
+                content: match (&message.attachment, message.content.trim().is_empty()) {
+                    (Some(a), true) => format!("📎 {}", a.name),
+                    _ => message.content.clone(),
+                },
             }
         };
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());

@@ -6,11 +6,13 @@
 //! - [`server_url`]: what a person types, made into a URL.
 //! - [`desktop`]: tray, notifications, window title and urgency, preferences.
 //! - [`lan`]: servers found on the LAN for the login screen.
+//! - [`files`]: uploads, downloads and previews over the server's HTTP routes.
 
 pub mod commands;
 pub mod connection;
 pub mod desktop;
 pub mod error;
+pub mod files;
 pub mod lan;
 pub mod models;
 pub mod persist;
@@ -53,6 +55,7 @@ pub fn manage_connection<R: Runtime>(
             tracing::warn!(error = %e, "could not emit to the UI");
         }
     });
+    app.manage(files::Uploads::default());
     app.manage(Connection::spawn(
         sink,
         Box::new(FilePersist::open(path)),
@@ -80,6 +83,14 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::preferences,
         commands::set_preferences,
         commands::discovered,
+        commands::create_group,
+        commands::add_members,
+        commands::leave_group,
+        commands::search,
+        commands::send_file,
+        commands::pick_file,
+        commands::save_file,
+        commands::preview,
     ]
 }
 
@@ -96,6 +107,7 @@ pub fn run() {
             desktop::show_main(app);
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,
@@ -115,6 +127,18 @@ pub fn run() {
         // notifications go on, and the tray's "Quit Natter" ends the app. Where the desktop
         // shows no tray, there would be no way back: closing quits.
         .on_window_event(|window, event| {
+            // Files dropped on the window go to the open conversation (the page decides).
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+                let paths = paths
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                if let Err(e) =
+                    window.emit(EVENT, &natter_protocol::ipc::AppEvent::Dropped { paths })
+                {
+                    tracing::warn!(error = %e, "could not pass dropped files to the UI");
+                }
+            }
             if let tauri::WindowEvent::Focused(focused) = event
                 && let Some(desktop) = window.app_handle().try_state::<Desktop>()
             {

@@ -3,6 +3,8 @@
 //!
 //! - [`server`]: start, stop and SIGKILL a server binary.
 //! - [`client`]: a `rust_socketio` client (the crate the desktop app holds) that records events.
+//! - [`http`]: HTTP requests for the file routes.
+//! - [`js`]: scripts with the official socket.io JavaScript client.
 //! - [`raw`]: a bare engine.io websocket, for what well-behaved clients never do.
 //! - [`redis`]: a real `redis-server` for cluster tests.
 //! - [`tls`]: pinned certificates and TLS streams, as the desktop app uses them.
@@ -10,6 +12,8 @@
 //! Servers run with TLS on (the default) unless a test passes `--no-tls`.
 
 pub mod client;
+pub mod http;
+pub mod js;
 pub mod raw;
 pub mod redis;
 pub mod server;

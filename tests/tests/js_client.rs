@@ -1,37 +1,12 @@
 //! The official socket.io JavaScript client, running the guide's flow unchanged.
 //! Needs `npm ci` in tests/js (the test setup does it).
 
-use std::path::PathBuf;
-
-use natter_tests::fresh_server;
+use natter_tests::{fresh_server, js};
 
 async fn run_guide_client(mode: &str, server_args: &[&str]) {
     let (_dir, server) = fresh_server(server_args).await;
-    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
-    assert!(
-        js.join("node_modules/socket.io-client").exists(),
-        "socket.io-client is not installed: run `npm ci --prefix tests/js`"
-    );
-    let out = tokio::process::Command::new("node")
-        .arg(js.join("guide_client.mjs"))
-        .args([server.url.as_str(), mode])
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "guide client ({mode}) failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
-    for step in ["refused", "login", "message", "resume"] {
-        assert!(
-            stdout.contains(&format!("\"step\":\"{step}\"")),
-            "missing {step}: {stdout}"
-        );
-    }
+    let stdout = js::run("guide_client.mjs", &[server.url.as_str(), mode], &server).await;
+    js::assert_steps(&stdout, &["refused", "login", "message", "resume"]);
     assert!(stdout.contains(r#""upgraded":"websocket""#), "{stdout}");
     if mode == "websocket" {
         assert!(stdout.contains(r#""transport":"websocket""#), "{stdout}");

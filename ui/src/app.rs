@@ -10,6 +10,11 @@ use wasm_bindgen::prelude::Closure;
 use crate::shell;
 use crate::state::{AppState, TimelineItem};
 
+/// Shows a failed call in the console: the page has nowhere better for background errors.
+fn warn(what: &str, e: String) {
+    web_sys::console::warn_1(&format!("{what}: {e}").into());
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let state = RwSignal::new(AppState::default());
@@ -25,6 +30,20 @@ pub fn App() -> impl IntoView {
                     from,
                     at_ms: now_ms(),
                 },
+                // Files dropped on the window go to the open conversation.
+                AppEvent::Dropped { paths } => {
+                    if let Some(to) = state.with_untracked(|s| s.selected.clone()) {
+                        for path in paths {
+                            let to = to.clone();
+                            spawn_local(async move {
+                                if let Err(e) = shell::send_file(to, path).await {
+                                    warn("sending a dropped file", e);
+                                }
+                            });
+                        }
+                    }
+                    return;
+                }
                 ev => ev,
             };
             state.update(|s| s.apply(ev));
@@ -244,6 +263,23 @@ fn Chat(state: RwSignal<AppState>) -> impl IntoView {
     };
     let online = move || state.with(|s| s.is_online());
     let show_settings = RwSignal::new(false);
+    let show_new_group = RwSignal::new(false);
+    let group_rows = move || {
+        state.with(|s| {
+            s.groups()
+                .iter()
+                .map(|g| {
+                    (
+                        g.user_id.clone(),
+                        g.username.clone(),
+                        g.members.len(),
+                        g.unread,
+                        s.selected.as_deref() == Some(g.user_id.as_str()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
     let rows = move || {
         state.with(|s| {
             s.users()
@@ -286,6 +322,21 @@ fn Chat(state: RwSignal<AppState>) -> impl IntoView {
                 <Show when=move || show_settings.get()>
                     <Settings state/>
                 </Show>
+                <Search state/>
+                <div class="section-title">
+                    <span>"Groups"</span>
+                    <button class="new-group" data-testid="new-group" title="New group"
+                        on:click=move |_| show_new_group.update(|v| *v = !*v)>"+ New group"</button>
+                </div>
+                <Show when=move || show_new_group.get()>
+                    <NewGroup state open=show_new_group/>
+                </Show>
+                <ul class="groups">
+                    <For each=group_rows key=|r| r.clone() let(row)>
+                        <GroupRow state row/>
+                    </For>
+                </ul>
+                <div class="section-title"><span>"People"</span></div>
                 <ul class="users">
                     <For each=rows key=|r| r.clone() let(row)>
                         <UserRow state row/>
@@ -405,6 +456,156 @@ fn change_prefs(prefs: RwSignal<Preferences>, change: impl FnOnce(&mut Preferenc
     });
 }
 
+/// The search box and its results; a result opens its conversation at that message.
+#[component]
+fn Search(state: RwSignal<AppState>) -> impl IntoView {
+    let q = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let run = move || {
+        let query = q.get_untracked();
+        if query.trim().is_empty() {
+            state.update(|s| s.clear_search());
+            return;
+        }
+        error.set(None);
+        spawn_local(async move {
+            match shell::search(query.clone(), None).await {
+                Ok(found) => state.update(|s| s.set_search(query, found.messages)),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let results = move || {
+        state.with(|s| {
+            s.search
+                .as_ref()
+                .map(|(_, found)| {
+                    found
+                        .iter()
+                        .map(|m| {
+                            let place = s
+                                .conversation_of(m)
+                                .and_then(|c| s.user(&c).map(|u| u.username.clone()))
+                                .unwrap_or_default();
+                            (m.clone(), s.name_of(&m.from), place)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    };
+    view! {
+        <form class="search" on:submit=move |ev: SubmitEvent| { ev.prevent_default(); run(); }>
+            <input data-testid="search" type="search" placeholder="Search messages…"
+                bind:value=q/>
+        </form>
+        {move || error.get().map(|e| view! { <p class="error search-error" role="alert">{e}</p> })}
+        <Show when=move || state.with(|s| s.search.is_some())>
+            <div class="search-results">
+                <div class="search-head">
+                    {move || format!("{} found", results().len())}
+                    <button class="link" data-testid="close-search"
+                        on:click=move |_| { q.set(String::new()); state.update(|s| s.clear_search()); }>
+                        "Close"
+                    </button>
+                </div>
+                <For each=results key=|(m, _, _)| m.id let:found>
+                    <button type="button" class="search-result" data-testid="search-result"
+                        data-message-id=found.0.id.to_string()
+                        on:click={
+                            let m = found.0.clone();
+                            move |_| state.update(|s| s.open_result(&m))
+                        }>
+                        <span class="where">{format!("{} · {}", found.1, found.2)}</span>
+                        <span class="what" dir="auto">{found.0.content.clone()}</span>
+                    </button>
+                </For>
+            </div>
+        </Show>
+    }
+}
+
+/// Naming a group and picking its members.
+#[component]
+fn NewGroup(state: RwSignal<AppState>, open: RwSignal<bool>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let picked = RwSignal::new(std::collections::BTreeSet::<String>::new());
+    let error = RwSignal::new(None::<String>);
+    let people = move || {
+        state.with(|s| {
+            s.users()
+                .iter()
+                .filter(|u| !u.is_self)
+                .map(|u| (u.user_id.clone(), u.username.clone()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let members: Vec<String> = picked.get_untracked().into_iter().collect();
+        let group_name = name.get_untracked();
+        spawn_local(async move {
+            match shell::create_group(group_name, members).await {
+                Ok(group) => {
+                    open.set(false);
+                    state.update(|s| {
+                        s.apply(AppEvent::Group {
+                            group: group.clone(),
+                        });
+                        s.select(&group.group_id);
+                    });
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <form class="new-group-form" data-testid="new-group-form" on:submit=submit>
+            <input data-testid="group-name" placeholder="Group name" bind:value=name maxlength="64"/>
+            <div class="pick">
+                <For each=people key=|p| p.0.clone() let:person>
+                    <label class="check">
+                        <input type="checkbox" data-testid="group-member"
+                            data-user-id=person.0.clone()
+                            on:change={
+                                let id = person.0.clone();
+                                move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    picked.update(|p| { if on { p.insert(id.clone()); } else { p.remove(&id); } });
+                                }
+                            }/>
+                        {person.1.clone()}
+                    </label>
+                </For>
+            </div>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <button type="submit" data-testid="create-group">"Create group"</button>
+        </form>
+    }
+}
+
+/// What a group row shows: id, name, member count, unread, selected.
+type GroupRowData = (String, String, usize, u32, bool);
+
+#[component]
+fn GroupRow(state: RwSignal<AppState>, row: GroupRowData) -> impl IntoView {
+    let (id, name, members, unread, selected) = row;
+    let select_id = id.clone();
+    let letter = initial(&name);
+    let name_attr = name.clone();
+    view! {
+        <li data-testid="group" data-group-id=id data-name=name_attr
+            class="user group" class:selected=selected
+            on:click=move |_| state.update(|s| s.select(&select_id))>
+            <span class="avatar small group-avatar">{letter}</span>
+            <span class="name">{name}<span class="members-count">{format!(" · {members}")}</span></span>
+            {(unread > 0).then(|| view! {
+                <span class="unread" data-testid="unread">{unread}</span>
+            })}
+        </li>
+    }
+}
+
 /// What a user row shows; a change of any field re-renders the row.
 type Row = (String, String, bool, u32, bool, bool);
 
@@ -445,6 +646,45 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
                 )
             })
         })
+    };
+    let members = move || {
+        state.with(|s| {
+            s.selected_user().filter(|u| u.is_group).map(|g| {
+                g.members
+                    .iter()
+                    .map(|m| s.name_of(m))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+        })
+    };
+    let leave = move |_| {
+        let Some(id) = state.with_untracked(|s| s.selected.clone()) else {
+            return;
+        };
+        spawn_local(async move {
+            if let Err(e) = shell::leave_group(id).await {
+                warn("leaving the group", e);
+            }
+        });
+    };
+    let uploads = move || {
+        state.with(|s| {
+            s.selected
+                .as_deref()
+                .map(|id| s.uploads_to(id))
+                .unwrap_or_default()
+        })
+    };
+    let attach = move |_| {
+        let Some(to) = state.with_untracked(|s| s.selected.clone()) else {
+            return;
+        };
+        spawn_local(async move {
+            if let Err(e) = shell::pick_file(to).await {
+                warn("sending a file", e);
+            }
+        });
     };
     let online = move || state.with(|s| s.is_online());
     let items = move || {
@@ -503,6 +743,26 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
     Effect::new(move |_| {
         state.with(|s| s.selected.clone());
         pinned.set_value(true);
+    });
+    // A search result: page back until its message is loaded, then bring it into view.
+    Effect::new(move |_| {
+        items();
+        let Some(focus) = state.with(|s| s.focus) else {
+            return;
+        };
+        if state.with_untracked(|s| s.focus_needs_older()) {
+            load_older();
+            return;
+        }
+        let selector = format!("[data-message-id=\"{focus}\"]");
+        if let Some(el) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector(&selector).ok().flatten())
+        {
+            pinned.set_value(false);
+            el.scroll_into_view();
+            let _ = el.class_list().add_1("focused");
+        }
     });
 
     let on_scroll = move |_| {
@@ -579,11 +839,21 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
                 <div class="avatar">{initial(&name)}</div>
                 <div class="peer-text">
                     <div class="peer-name">{name}{is_self.then_some(" (yourself)")}</div>
-                    <div class="peer-status" class:online=connected>
-                        {if connected { "online" } else { "offline" }}
-                    </div>
+                    {match members() {
+                        Some(list) => view! {
+                            <div class="peer-status" data-testid="members">{list}</div>
+                        }.into_any(),
+                        None => view! {
+                            <div class="peer-status" class:online=connected>
+                                {if connected { "online" } else { "offline" }}
+                            </div>
+                        }.into_any(),
+                    }}
                 </div>
             })}
+            <Show when=move || members().is_some()>
+                <button class="leave" data-testid="leave-group" on:click=leave>"Leave"</button>
+            </Show>
             <button class="mute" data-testid="mute" data-muted=move || muted().to_string()
                 title="Notifications for this conversation" on:click=toggle_mute>
                 {move || if muted() { "Muted" } else { "Mute" }}
@@ -594,7 +864,24 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
                 <div class="loading-older">"Loading older messages…"</div>
             </Show>
             <For each=items key=item_key let:item>
-                <MessageRow item online=Signal::derive(online)/>
+                <MessageRow state item online=Signal::derive(online)/>
+            </For>
+            <For each=uploads key=|u| (u.id, u.sent, u.done.clone()) let:upload>
+                <div class="msg self upload" data-testid="upload" data-failed=upload.done.is_some().to_string()>
+                    <div class="bubble">
+                        <div class="file-name">{format!("📎 {}", upload.name)}</div>
+                        {match upload.done.clone() {
+                            Some(Err(e)) => view! {
+                                <div class="error" role="alert">{e}
+                                    <button class="link" on:click=move |_| state.update(|s| s.dismiss_upload(upload.id))>"Dismiss"</button>
+                                </div>
+                            }.into_any(),
+                            _ => view! {
+                                <progress max=upload.total.max(1).to_string() value=upload.sent.to_string()></progress>
+                            }.into_any(),
+                        }}
+                    </div>
+                </div>
             </For>
         </div>
         {move || typing().map(|name| view! {
@@ -609,6 +896,8 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
             <div class="send-error" role="alert">{move || send_error.get()}</div>
         </Show>
         <form class="composer" on:submit=move |ev: SubmitEvent| { ev.prevent_default(); send(); }>
+            <button type="button" class="attach" data-testid="attach" title="Send a file"
+                on:click=attach>"📎"</button>
             <textarea data-testid="message-input" rows="1" placeholder="Write a message…"
                 bind:value=draft
                 on:input=on_input
@@ -632,7 +921,11 @@ fn item_key(item: &TimelineItem) -> String {
 }
 
 #[component]
-fn MessageRow(item: TimelineItem, online: Signal<bool>) -> impl IntoView {
+fn MessageRow(
+    state: RwSignal<AppState>,
+    item: TimelineItem,
+    online: Signal<bool>,
+) -> impl IntoView {
     let status = item.delivery().as_str();
     match item {
         TimelineItem::Stored {
@@ -643,7 +936,13 @@ fn MessageRow(item: TimelineItem, online: Signal<bool>) -> impl IntoView {
             <div data-testid="message" data-from-self=from_self.to_string()
                 data-message-id=message.id.to_string() data-status=status
                 class="msg" class:self=from_self>
-                <div class="bubble" dir="auto">{message.content}</div>
+                {(natter_protocol::is_group_id(&message.to) && !from_self).then(|| view! {
+                    <div class="sender">{state.with_untracked(|s| s.name_of(&message.from))}</div>
+                })}
+                {message.attachment.clone().map(|a| view! { <AttachmentView attachment=a/> })}
+                {(!message.content.is_empty()).then(|| view! {
+                    <div class="bubble" dir="auto">{message.content.clone()}</div>
+                })}
                 <div class="meta">
                     {clock(message.ts)}
                     {from_self.then(|| if read {
@@ -658,7 +957,12 @@ fn MessageRow(item: TimelineItem, online: Signal<bool>) -> impl IntoView {
         TimelineItem::Pending { entry } => view! {
             <div data-testid="message" data-from-self="true" data-status=status
                 class="msg self pending">
-                <div class="bubble" dir="auto">{entry.content}</div>
+                {entry.attachment.clone().map(|a| view! {
+                    <div class="bubble file-card">{format!("📎 {} · {}", a.name, size_text(a.size))}</div>
+                })}
+                {(!entry.content.is_empty()).then(|| view! {
+                    <div class="bubble" dir="auto">{entry.content.clone()}</div>
+                })}
                 <div class="meta">
                     {move || if online.get() { "sending…" } else { "offline — will send when reconnected" }}
                 </div>
@@ -666,6 +970,64 @@ fn MessageRow(item: TimelineItem, online: Signal<bool>) -> impl IntoView {
         }
         .into_any(),
     }
+}
+
+/// A file in a message: an image shows its preview inline; anything else is a card with its
+/// name and size. A click saves it to the Downloads folder.
+#[component]
+fn AttachmentView(attachment: natter_protocol::Attachment) -> impl IntoView {
+    let preview = RwSignal::new(None::<String>);
+    if natter_protocol::files::has_preview(&attachment.media_type) {
+        let (id, name) = (attachment.file_id.clone(), attachment.name.clone());
+        spawn_local(async move {
+            match shell::preview(id, name).await {
+                Ok(url) => preview.set(Some(url)),
+                Err(e) => warn("image preview", e),
+            }
+        });
+    }
+    let saved = RwSignal::new(None::<Result<String, String>>);
+    let save = {
+        let (id, name) = (attachment.file_id.clone(), attachment.name.clone());
+        move |_| {
+            let (id, name) = (id.clone(), name.clone());
+            spawn_local(async move {
+                saved.set(Some(shell::save_file(id, name).await));
+            });
+        }
+    };
+    let size = size_text(attachment.size);
+    view! {
+        <div class="attachment" data-testid="attachment" data-file-id=attachment.file_id.clone()
+            data-type=attachment.media_type.clone() title="Save to Downloads" on:click=save>
+            {move || preview.get().map(|url| view! {
+                <img data-testid="preview" class="preview" src=url alt=""/>
+            })}
+            <div class="file-card">
+                <span class="file-name" dir="auto">{attachment.name.clone()}</span>
+                <span class="file-size">{size}</span>
+            </div>
+            {move || saved.get().map(|r| match r {
+                Ok(path) => view! { <div class="saved" data-testid="saved">{format!("Saved to {path}")}</div> }.into_any(),
+                Err(e) => view! { <div class="error" role="alert">{e}</div> }.into_any(),
+            })}
+        </div>
+    }
+}
+
+/// A byte count as people read it.
+fn size_text(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 fn now_ms() -> u64 {

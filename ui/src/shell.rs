@@ -1,12 +1,13 @@
 //! The desktop shell as seen from the webview: Tauri's `invoke` and `listen`, typed with the
 //! shared IPC models. Values cross as JSON text, so numbers (message ids) keep their meaning.
 
-use natter_protocol::MessagePage;
 use natter_protocol::ipc::{
-    AppEvent, AttentionArgs, EVENT, FetchOlderArgs, LoginArgs, MarkReadArgs, Preferences, SendArgs,
+    AppEvent, AttentionArgs, CreateGroupArgs, EVENT, FetchOlderArgs, FileArgs, GroupArgs,
+    LoginArgs, MarkReadArgs, PickFileArgs, Preferences, SearchArgs, SendArgs, SendFileArgs,
     SendOutcome, SetPasswordArgs, SetPreferencesArgs, SetReceiptsArgs, TrustArgs, TypingArgs,
     ViewingArgs, command,
 };
+use natter_protocol::{Group, MessagePage, SearchResults};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
@@ -128,4 +129,32 @@ pub async fn discovered() -> Result<(), String> {
 
 pub async fn logout() -> Result<(), String> {
     invoke(command::LOGOUT, &NoArgs {}).await
+}
+
+pub async fn create_group(name: String, members: Vec<String>) -> Result<Group, String> {
+    invoke(command::CREATE_GROUP, &CreateGroupArgs { name, members }).await
+}
+
+pub async fn leave_group(group_id: String) -> Result<(), String> {
+    invoke(command::LEAVE_GROUP, &GroupArgs { group_id }).await
+}
+
+pub async fn search(q: String, with: Option<String>) -> Result<SearchResults, String> {
+    invoke(command::SEARCH, &SearchArgs { q, with }).await
+}
+
+pub async fn send_file(to: String, path: String) -> Result<(), String> {
+    invoke(command::SEND_FILE, &SendFileArgs { to, path }).await
+}
+
+pub async fn pick_file(to: String) -> Result<(), String> {
+    invoke(command::PICK_FILE, &PickFileArgs { to }).await
+}
+
+pub async fn save_file(file_id: String, name: String) -> Result<String, String> {
+    invoke(command::SAVE_FILE, &FileArgs { file_id, name }).await
+}
+
+pub async fn preview(file_id: String, name: String) -> Result<String, String> {
+    invoke(command::PREVIEW, &FileArgs { file_id, name }).await
 }

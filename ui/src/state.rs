@@ -3,14 +3,19 @@
 //! Components only render this and call the shell's commands; every rule (ordering, unread
 //! counts, merging history with live messages, the outbox) lives here, with native tests.
 
-use natter_protocol::ipc::{AppEvent, ConnectionState, DiscoveredServer, OutboxEntry};
-use natter_protocol::{Message, MessagePage, Session, User};
+use natter_protocol::ipc::{AppEvent, ConnectionState, DiscoveredServer, OutboxEntry, Upload};
+use natter_protocol::{Group, Message, MessagePage, Session, User};
 
-/// One row of the user list, with its conversation.
+/// One conversation of the sidebar: a person, or a group (`is_group`, with its members).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserView {
+    /// The userID, or the groupID.
     pub user_id: String,
+    /// The person's name, or the group's.
     pub username: String,
+    pub is_group: bool,
+    /// A group's members (userIDs), in the order they joined.
+    pub members: Vec<String>,
     pub connected: bool,
     pub is_self: bool,
     /// Oldest first, no duplicates (by id).
@@ -81,10 +86,18 @@ pub struct AppState {
     pub me: Option<Session>,
     /// Self first, then by name (case-insensitive), then by id.
     users: Vec<UserView>,
+    /// The person's groups, by name.
+    groups: Vec<UserView>,
     pub selected: Option<String>,
     pub outbox: Vec<OutboxEntry>,
     /// Servers announced on the LAN, for the login screen.
     pub discovered: Vec<DiscoveredServer>,
+    /// Uploads running or failed (a finished one is in the outbox).
+    pub uploads: Vec<Upload>,
+    /// The last search and its results (newest first).
+    pub search: Option<(String, Vec<Message>)>,
+    /// A message to bring into view (a search result), loaded by paging back if needed.
+    pub focus: Option<u64>,
 }
 
 impl Default for AppState {
@@ -95,9 +108,13 @@ impl Default for AppState {
             secure: false,
             me: None,
             users: Vec::new(),
+            groups: Vec::new(),
             selected: None,
             outbox: Vec::new(),
             discovered: Vec::new(),
+            uploads: Vec::new(),
+            search: None,
+            focus: None,
         }
     }
 }
@@ -107,12 +124,32 @@ impl AppState {
         &self.users
     }
 
-    pub fn user(&self, user_id: &str) -> Option<&UserView> {
-        self.users.iter().find(|u| u.user_id == user_id)
+    pub fn groups(&self) -> &[UserView] {
+        &self.groups
     }
 
-    fn user_mut(&mut self, user_id: &str) -> Option<&mut UserView> {
-        self.users.iter_mut().find(|u| u.user_id == user_id)
+    /// A conversation by id: a person's or a group's.
+    pub fn user(&self, id: &str) -> Option<&UserView> {
+        self.users
+            .iter()
+            .chain(self.groups.iter())
+            .find(|u| u.user_id == id)
+    }
+
+    fn user_mut(&mut self, id: &str) -> Option<&mut UserView> {
+        self.users
+            .iter_mut()
+            .chain(self.groups.iter_mut())
+            .find(|u| u.user_id == id)
+    }
+
+    /// A person's name (for group members and message senders).
+    pub fn name_of(&self, user_id: &str) -> String {
+        self.users
+            .iter()
+            .find(|u| u.user_id == user_id)
+            .map(|u| u.username.clone())
+            .unwrap_or_else(|| "someone".into())
     }
 
     pub fn selected_user(&self) -> Option<&UserView> {
@@ -192,7 +229,11 @@ impl AppState {
     }
 
     pub fn total_unread(&self) -> u32 {
-        self.users.iter().map(|u| u.unread).sum()
+        self.users
+            .iter()
+            .chain(self.groups.iter())
+            .map(|u| u.unread)
+            .sum()
     }
 
     /// Applies one event from the shell.
@@ -210,14 +251,18 @@ impl AppState {
                 if state == ConnectionState::LoggedOut {
                     self.me = None;
                     self.users.clear();
+                    self.groups.clear();
                     self.selected = None;
+                    self.search = None;
                 }
                 self.connection = state;
             }
             AppEvent::Session { session } => {
                 if self.my_id() != Some(session.user_id.as_str()) {
                     self.users.clear();
+                    self.groups.clear();
                     self.selected = None;
+                    self.search = None;
                 }
                 self.me = Some(session);
             }
@@ -260,11 +305,144 @@ impl AppState {
             AppEvent::Open { user_id } => self.select(&user_id),
             AppEvent::Discovered { servers } => self.discovered = servers,
             AppEvent::Typing { from, at_ms } => {
-                if let Some(u) = self.user_mut(&from) {
+                if let Some(u) = self.users.iter_mut().find(|u| u.user_id == from) {
                     u.typing_until = Some(at_ms + natter_protocol::TYPING_SHOWS_MS);
                 }
             }
+            AppEvent::Groups { groups } => self.replace_groups(groups),
+            AppEvent::Group { group } => self.apply_group(group),
+            AppEvent::Upload { upload } => self.apply_upload(upload),
+            // The page hands them to the shell (it knows the open conversation).
+            AppEvent::Dropped { .. } => {}
         }
+    }
+
+    fn group_view(&self, group: Group) -> UserView {
+        UserView {
+            history_complete: group.messages.is_empty(),
+            connected: true,
+            is_self: false,
+            is_group: true,
+            user_id: group.group_id,
+            username: group.name,
+            members: group.members,
+            messages: group.messages,
+            unread: u32::try_from(group.unread).unwrap_or(u32::MAX),
+            their_read_up_to: 0,
+            marker_sent: 0,
+            typing_until: None,
+            loading_older: false,
+        }
+    }
+
+    /// A fresh `groups` (every (re)connect): like `users`, keeps older pages already loaded.
+    fn replace_groups(&mut self, groups: Vec<Group>) {
+        let mut old = std::mem::take(&mut self.groups);
+        for group in groups {
+            let mut view = self.group_view(group);
+            if let Some(pos) = old.iter().position(|o| o.user_id == view.user_id) {
+                let prev = old.swap_remove(pos);
+                let fresh = std::mem::take(&mut view.messages);
+                view.history_complete = prev.history_complete;
+                view.messages = prev.messages;
+                for m in fresh {
+                    insert_sorted(&mut view.messages, m);
+                }
+            }
+            self.groups.push(view);
+        }
+        if let Some(sel) = self.selected.clone()
+            && natter_protocol::is_group_id(&sel)
+            && self.user(&sel).is_none()
+        {
+            self.selected = None;
+        }
+        self.sort();
+    }
+
+    /// A group created, changed or left: we are among its members, or it goes.
+    fn apply_group(&mut self, group: Group) {
+        let me = self.my_id().map(str::to_owned);
+        let member = me.is_some_and(|me| group.members.contains(&me));
+        if !member {
+            self.groups.retain(|g| g.user_id != group.group_id);
+            if self.selected.as_deref() == Some(group.group_id.as_str()) {
+                self.selected = None;
+            }
+            return;
+        }
+        match self.user_mut(&group.group_id) {
+            Some(g) => {
+                g.username = group.name;
+                g.members = group.members;
+            }
+            None => {
+                let view = self.group_view(group);
+                self.groups.push(view);
+            }
+        }
+        self.sort();
+    }
+
+    /// An upload's progress: a finished one leaves (its message is in the outbox), a failed
+    /// one stays to say why until [`Self::dismiss_upload`].
+    fn apply_upload(&mut self, upload: Upload) {
+        self.uploads.retain(|u| u.id != upload.id);
+        if upload.done != Some(Ok(())) {
+            self.uploads.push(upload);
+        }
+    }
+
+    pub fn dismiss_upload(&mut self, id: u64) {
+        self.uploads.retain(|u| u.id != id);
+    }
+
+    /// The uploads of one conversation.
+    pub fn uploads_to(&self, id: &str) -> Vec<Upload> {
+        self.uploads
+            .iter()
+            .filter(|u| u.to == id)
+            .cloned()
+            .collect()
+    }
+
+    /// Shows search results (newest first).
+    pub fn set_search(&mut self, q: String, results: Vec<Message>) {
+        self.search = Some((q, results));
+    }
+
+    pub fn clear_search(&mut self) {
+        self.search = None;
+    }
+
+    /// The conversation a message belongs to, seen from here.
+    pub fn conversation_of(&self, m: &Message) -> Option<String> {
+        let me = self.my_id()?;
+        Some(if natter_protocol::is_group_id(&m.to) || m.from == me {
+            m.to.clone()
+        } else {
+            m.from.clone()
+        })
+    }
+
+    /// Opens a search result: its conversation, with the message brought into view (older
+    /// pages are loaded until it is there: see [`Self::focus_needs_older`]).
+    pub fn open_result(&mut self, m: &Message) {
+        if let Some(c) = self.conversation_of(m) {
+            self.select(&c);
+            if self.selected.as_deref() == Some(c.as_str()) {
+                self.focus = Some(m.id);
+            }
+        }
+    }
+
+    /// Whether the focused message is older than what the open conversation has loaded (and
+    /// older pages exist).
+    pub fn focus_needs_older(&self) -> bool {
+        let (Some(focus), Some(u)) = (self.focus, self.selected_user()) else {
+            return false;
+        };
+        !u.history_complete && u.messages.first().is_none_or(|m| m.id > focus)
     }
 
     /// A read marker from the server: ours (another device read a conversation: its badge
@@ -279,7 +457,7 @@ impl AppState {
                 let still_unread = u
                     .messages
                     .iter()
-                    .filter(|m| m.from == u.user_id && m.id > marker.up_to)
+                    .filter(|m| m.from != me && m.id > marker.up_to)
                     .count() as u32;
                 u.unread = u.unread.min(still_unread);
             }
@@ -320,6 +498,8 @@ impl AppState {
             history_complete: user.messages.is_empty(),
             connected: user.connected || is_self,
             is_self,
+            is_group: false,
+            members: Vec::new(),
             user_id: user.user_id,
             username: user.username,
             messages: user.messages,
@@ -357,7 +537,7 @@ impl AppState {
             return;
         };
         let from_self = message.from == me;
-        let peer = if from_self {
+        let peer = if from_self || natter_protocol::is_group_id(&message.to) {
             message.to.clone()
         } else {
             message.from.clone()
@@ -379,6 +559,9 @@ impl AppState {
     /// Opens a conversation; its unread count clears once its read marker is sent.
     pub fn select(&mut self, user_id: &str) {
         if self.user(user_id).is_some() {
+            if self.selected.as_deref() != Some(user_id) {
+                self.focus = None;
+            }
             self.selected = Some(user_id.to_owned());
         }
     }
@@ -435,6 +618,12 @@ impl AppState {
     }
 
     fn sort(&mut self) {
+        self.groups.sort_by(|a, b| {
+            a.username
+                .to_lowercase()
+                .cmp(&b.username.to_lowercase())
+                .then_with(|| a.user_id.cmp(&b.user_id))
+        });
         self.users.sort_by(|a, b| {
             b.is_self
                 .cmp(&a.is_self)
@@ -487,6 +676,7 @@ mod tests {
             to: to.into(),
             ts: 1_700_000_000_000 + id as i64,
             client_id: None,
+            attachment: None,
         }
     }
 
@@ -774,6 +964,7 @@ mod tests {
             to: "b".into(),
             content: "later".into(),
             created_at: 1,
+            attachment: None,
         };
         s.apply(AppEvent::Outbox {
             entries: vec![entry.clone()],
@@ -911,5 +1102,122 @@ mod tests {
         });
         assert!(s.users().is_empty());
         assert!(s.selected.is_none());
+    }
+
+    fn group(id: &str, members: &[&str]) -> Group {
+        Group {
+            group_id: id.into(),
+            name: format!("team {id}"),
+            members: members.iter().map(|m| (*m).into()).collect(),
+            created_by: members[0].into(),
+            ..Group::default()
+        }
+    }
+
+    #[test]
+    fn groups_count_unread_and_go_when_left() {
+        let mut s = logged_in();
+        let mut g = group("g-1", &["me", "bob"]);
+        g.messages = vec![msg(1, "bob", "g-1")];
+        g.unread = 1;
+        s.apply(AppEvent::Groups { groups: vec![g] });
+        assert_eq!(s.groups().len(), 1);
+        assert_eq!(s.total_unread(), 1);
+        s.apply(AppEvent::Message {
+            message: msg(2, "bob", "g-1"),
+        });
+        s.apply(AppEvent::Message {
+            message: msg(3, "me", "g-1"),
+        });
+        let view = s.user("g-1").unwrap();
+        assert_eq!(view.messages.len(), 3, "group messages land in the group");
+        assert_eq!(view.unread, 2, "our own message is not unread");
+        // Read on another device.
+        s.apply(AppEvent::Read {
+            marker: natter_protocol::ReadMarker {
+                from: "me".into(),
+                to: "g-1".into(),
+                up_to: 3,
+            },
+        });
+        assert_eq!(s.total_unread(), 0);
+        s.select("g-1");
+        // Someone else left: the group stays; we left: it goes, and is no longer open.
+        s.apply(AppEvent::Group {
+            group: group("g-1", &["me"]),
+        });
+        assert_eq!(s.user("g-1").unwrap().members, ["me"]);
+        s.apply(AppEvent::Group {
+            group: group("g-1", &["bob"]),
+        });
+        assert!(s.groups().is_empty());
+        assert_eq!(s.selected, None);
+        // Added to a new one.
+        s.apply(AppEvent::Group {
+            group: group("g-2", &["bob", "me"]),
+        });
+        assert_eq!(s.groups()[0].username, "team g-2");
+    }
+
+    #[test]
+    fn a_search_result_opens_its_conversation_and_pages_back_to_it() {
+        let mut s = logged_in();
+        s.apply(AppEvent::Users {
+            users: vec![User {
+                user_id: "bob".into(),
+                username: "bob".into(),
+                connected: true,
+                messages: vec![msg(50, "bob", "me")],
+                ..User::default()
+            }],
+        });
+        let old = msg(10, "bob", "me");
+        s.set_search("m10".into(), vec![old.clone()]);
+        s.open_result(&old);
+        assert_eq!(s.selected.as_deref(), Some("bob"));
+        assert_eq!(s.focus, Some(10));
+        assert!(
+            s.focus_needs_older(),
+            "message 10 is older than what is loaded"
+        );
+        s.add_older(
+            "bob",
+            MessagePage {
+                messages: vec![old.clone()],
+                has_more: true,
+            },
+        );
+        assert!(!s.focus_needs_older());
+        s.select("bob");
+        assert_eq!(
+            s.focus,
+            Some(10),
+            "selecting the same conversation keeps the focus"
+        );
+    }
+
+    #[test]
+    fn finished_uploads_leave_and_failed_ones_stay() {
+        let mut s = logged_in();
+        let up = |done| Upload {
+            id: 7,
+            to: "bob".into(),
+            name: "a.png".into(),
+            sent: 5,
+            total: 10,
+            done,
+        };
+        s.apply(AppEvent::Upload { upload: up(None) });
+        assert_eq!(s.uploads_to("bob").len(), 1);
+        s.apply(AppEvent::Upload {
+            upload: up(Some(Ok(()))),
+        });
+        assert!(s.uploads.is_empty());
+        s.apply(AppEvent::Upload {
+            upload: up(Some(Err("too large".into()))),
+        });
+        assert_eq!(s.uploads_to("bob")[0].done, Some(Err("too large".into())));
+        s.dismiss_upload(7);
+        assert!(s.uploads.is_empty());
     }
 }

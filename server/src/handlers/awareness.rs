@@ -35,10 +35,15 @@ pub async fn on_read<A: Adapter>(
     // Not moved (an older or repeated marker): nobody needs to hear of it.
     let Some(marker) = marker else { return };
     let mut to = socket.to(me.user_id.clone());
-    match app.store.sends_receipts(&me.user_id).await {
-        Ok(true) => to = to.to(marker.to.clone()),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(user = %me.user_id, error = %e, "could not read receipts setting"),
+    // In a group, markers only sync the reader's own devices.
+    if !natter_protocol::is_group_id(&marker.to) {
+        match app.store.sends_receipts(&me.user_id).await {
+            Ok(true) => to = to.to(marker.to.clone()),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(user = %me.user_id, error = %e, "could not read receipts setting")
+            }
+        }
     }
     if let Err(e) = to.emit(event::READ, &marker).await {
         tracing::debug!(user = %me.user_id, error = %e, "could not send a read marker");
@@ -51,9 +56,7 @@ async fn mark_read(
     payload: Result<Object<MarkRead>, impl std::fmt::Debug>,
 ) -> Result<Option<ReadMarker>, Rejection> {
     let Object(req) = payload.map_err(|_| Rejection::InvalidPayload("{with, upTo}"))?;
-    if !app.store.user_exists(&req.with).await? {
-        return Err(Rejection::UnknownUser);
-    }
+    super::messages::own_conversation(app, me, &req.with).await?;
     let moved = app
         .store
         .mark_read(&me.user_id, &req.with, req.up_to)

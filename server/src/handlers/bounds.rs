@@ -74,6 +74,7 @@ mod tests {
             to: "b".into(),
             ts: 0,
             client_id: None,
+            attachment: None,
         }
     }
 

@@ -1,14 +1,17 @@
-//! `private message` and `fetch messages`: stored before acked, delivered to rooms.
+//! `private message`, `fetch messages` and `search messages`: stored before acked, delivered to
+//! rooms; history only from the person's own conversations.
 
 use std::sync::Arc;
 
-use natter_protocol::{FetchMessages, MessagePage, Object, SendMessage, event};
+use natter_protocol::{
+    FetchMessages, Message, MessagePage, Object, SearchMessages, SearchResults, SendMessage, event,
+};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::{Identity, Rejection, bounds, refused, send_ack};
 use crate::AppState;
-use crate::store::{Inserted, NewMessage};
+use crate::store::{Conversation, Inserted, NewMessage};
 
 /// `private message`: validate, store (committed), ack, then deliver to the recipient's room
 /// and the sender's other sockets.
@@ -51,8 +54,24 @@ async fn store_message(
     me: &Identity,
     payload: Result<Object<SendMessage>, impl std::fmt::Debug>,
 ) -> Result<Inserted, Rejection> {
-    let Object(msg) = payload.map_err(|_| Rejection::InvalidPayload("{content, to, clientId?}"))?;
-    if msg.content.trim().is_empty() {
+    let Object(msg) =
+        payload.map_err(|_| Rejection::InvalidPayload("{content, to, clientId?, attachment?}"))?;
+    // A groupID is not a user: group messages go through `group message`.
+    if natter_protocol::is_group_id(&msg.to) || !app.store.user_exists(&msg.to).await? {
+        return Err(Rejection::UnknownUser);
+    }
+    store_checked(app, me, msg).await
+}
+
+/// What private and group messages share: content rules, the idempotency key, the
+/// attachment (one's own upload), the rate limit, then the store. The recipient is checked by
+/// the caller.
+pub(super) async fn store_checked(
+    app: &AppState,
+    me: &Identity,
+    msg: SendMessage,
+) -> Result<Inserted, Rejection> {
+    if msg.content.trim().is_empty() && msg.attachment.is_none() {
         return Err(Rejection::EmptyMessage);
     }
     if !msg.content.chars().all(natter_protocol::allowed_in_content) {
@@ -69,9 +88,13 @@ async fn store_message(
     {
         return Err(Rejection::InvalidClientId);
     }
-    if !app.store.user_exists(&msg.to).await? {
-        return Err(Rejection::UnknownUser);
-    }
+    let attachment = match &msg.attachment {
+        None => None,
+        Some(r) => match app.store.file(&r.file_id).await? {
+            Some(f) if f.uploader == me.user_id => Some(f.info.attachment()),
+            _ => return Err(Rejection::UnknownFile),
+        },
+    };
     // Last: a refused message must not cost a token.
     if let Some(buckets) = &app.message_rate {
         buckets.take(&me.user_id).map_err(Rejection::RateLimited)?;
@@ -83,6 +106,7 @@ async fn store_message(
             to: msg.to,
             content: msg.content,
             client_id: msg.client_id,
+            attachment,
         })
         .await?)
 }
@@ -110,27 +134,33 @@ async fn fetch_page(
     payload: Result<Object<FetchMessages>, impl std::fmt::Debug>,
 ) -> Result<MessagePage, Rejection> {
     let Object(req) = payload.map_err(|_| Rejection::InvalidPayload("{with, before?, limit?}"))?;
-    if !app.store.user_exists(&req.with).await? {
-        return Err(Rejection::UnknownUser);
-    }
-    // A client still paying for earlier answers waits: answers it asked for and does not read
-    // would otherwise pile up in its socket's queue.
+    let conversation = own_conversation(app, me, &req.with).await?;
+    can_afford_answer(app, me)?;
+    let limit = req
+        .limit
+        .unwrap_or(app.limits.history_per_chat)
+        .clamp(1, app.limits.max_page);
+    let (mut messages, mut has_more) = app.store.page(conversation, req.before, limit).await?;
+    // Bounded in bytes too, whatever is stored: the oldest go, and come with the next page.
+    let dropped = bounds::keep_newest_within(&mut messages, bounds::MAX_PAGE_BYTES);
+    has_more |= dropped;
+    pay_for_answer(app, me, &messages)?;
+    Ok(MessagePage { messages, has_more })
+}
+
+/// A client still paying for earlier answers waits: answers it asked for and does not read
+/// would otherwise pile up in its socket's queue.
+fn can_afford_answer(app: &AppState, me: &Identity) -> Result<(), Rejection> {
     if let Some(budget) = &app.fetch_bytes {
         budget
             .take_cost(&me.user_id, 1.0, 0.0)
             .map_err(Rejection::RateLimited)?;
     }
-    let limit = req
-        .limit
-        .unwrap_or(app.limits.history_per_chat)
-        .clamp(1, app.limits.max_page);
-    let (mut messages, mut has_more) = app
-        .store
-        .page(&me.user_id, &req.with, req.before, limit)
-        .await?;
-    // Bounded in bytes too, whatever is stored: the oldest go, and come with the next page.
-    let dropped = bounds::keep_newest_within(&mut messages, bounds::MAX_PAGE_BYTES);
-    has_more |= dropped;
+    Ok(())
+}
+
+/// Charges an answer's bytes to the client's history budget (it may go into debt).
+fn pay_for_answer(app: &AppState, me: &Identity, messages: &[Message]) -> Result<(), Rejection> {
     if let Some(budget) = &app.fetch_bytes {
         let bytes: usize = messages
             .iter()
@@ -140,5 +170,86 @@ async fn fetch_page(
             .take_cost(&me.user_id, 0.0, bytes as f64)
             .map_err(Rejection::RateLimited)?;
     }
-    Ok(MessagePage { messages, has_more })
+    Ok(())
+}
+
+/// `with` as one of the person's conversations: a user that exists, or a group they are a
+/// member of.
+pub(super) async fn own_conversation<'a>(
+    app: &AppState,
+    me: &'a Identity,
+    with: &'a str,
+) -> Result<Conversation<'a>, Rejection> {
+    let conversation = Conversation::between(&me.user_id, with);
+    match conversation {
+        Conversation::Group(g) => {
+            if !app
+                .store
+                .group(g)
+                .await?
+                .is_some_and(|g| g.has_member(&me.user_id))
+            {
+                return Err(Rejection::NotMember);
+            }
+        }
+        Conversation::Private(..) => {
+            if !app.store.user_exists(with).await? {
+                return Err(Rejection::UnknownUser);
+            }
+        }
+    }
+    Ok(conversation)
+}
+
+/// Extension `search messages`: matches from the person's own conversations, newest first,
+/// bounded in count and bytes.
+pub async fn on_search_messages<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(payload): TryData<Object<SearchMessages>>,
+    ack: AckSender<A>,
+    Extension(me): Extension<Arc<Identity>>,
+    State(app): State<AppState>,
+) {
+    match search(&app, &me, payload).await {
+        Ok(results) => send_ack(ack, &results),
+        Err(rejection) => {
+            send_ack(ack, &rejection.reply());
+            refused(&socket, &app, &me, "search messages", &rejection);
+        }
+    }
+}
+
+async fn search(
+    app: &AppState,
+    me: &Identity,
+    payload: Result<Object<SearchMessages>, impl std::fmt::Debug>,
+) -> Result<SearchResults, Rejection> {
+    let Object(req) = payload.map_err(|_| Rejection::InvalidPayload("{q, with?, limit?}"))?;
+    let q = req.q.trim();
+    if q.chars().count() < natter_protocol::SEARCH_MIN_CHARS
+        || q.len() > natter_protocol::SEARCH_MAX_BYTES
+    {
+        return Err(Rejection::InvalidQuery);
+    }
+    let within = match &req.with {
+        Some(with) => Some(own_conversation(app, me, with).await?),
+        None => None,
+    };
+    // A search reads the index like a page reads history: it is paid from the same budget.
+    can_afford_answer(app, me)?;
+    let limit = req
+        .limit
+        .unwrap_or(natter_protocol::SEARCH_MAX_RESULTS)
+        .clamp(1, natter_protocol::SEARCH_MAX_RESULTS);
+    let mut messages = app
+        .store
+        .search(&me.user_id, q, within, limit)
+        .await?
+        .map_err(|_| Rejection::Unsupported)?;
+    // Newest first here: keep the newest within the byte bound.
+    messages.reverse();
+    bounds::keep_newest_within(&mut messages, bounds::MAX_PAGE_BYTES);
+    messages.reverse();
+    pay_for_answer(app, me, &messages)?;
+    Ok(SearchResults { messages })
 }

@@ -7,12 +7,15 @@
 //!
 //! - [`session`]: the auth middleware (who may join, as whom), connect and disconnect
 //!   (presence), and what a session does to itself (`logout`, `set password`).
-//! - [`messages`]: `private message` and `fetch messages`.
+//! - [`messages`]: `private message`, `fetch messages` and `search messages`.
+//! - [`groups`]: `create group`, `add members`, `leave group`, `group message`, and the
+//!   `groups` a login gets.
 //! - [`awareness`]: `read` markers, `typing`, `set receipts`.
 //! - [`bounds`]: answers bounded in bytes (a page, the login history).
 
 pub mod awareness;
 pub mod bounds;
+pub mod groups;
 pub mod messages;
 pub mod session;
 
@@ -69,8 +72,38 @@ enum Rejection {
     InvalidContent,
     #[error("no such message in that conversation")]
     UnknownMessage,
+    #[error("not a member of that group")]
+    NotMember,
+    #[error("{}", group_name_problem(*.0))]
+    InvalidName(natter_protocol::UsernameError),
+    #[error("unknown file (or uploaded by someone else)")]
+    UnknownFile,
+    #[error(
+        "a search needs {} characters to {} bytes",
+        natter_protocol::SEARCH_MIN_CHARS,
+        natter_protocol::SEARCH_MAX_BYTES
+    )]
+    InvalidQuery,
+    #[error("this server cannot search (cluster mode has no full-text index)")]
+    Unsupported,
+    #[error("a group has at most {} members", natter_protocol::GROUP_MAX_MEMBERS)]
+    TooManyMembers,
     #[error("server unavailable, try again")]
     Unavailable(#[from] StoreError),
+}
+
+fn group_name_problem(e: natter_protocol::UsernameError) -> String {
+    use natter_protocol::UsernameError as E;
+    match e {
+        E::Empty => "a group needs a name".into(),
+        E::TooLong => format!(
+            "a group name has at most {} characters",
+            natter_protocol::GROUP_NAME_MAX_CHARS
+        ),
+        E::ControlCharacter | E::InvisibleCharacter => {
+            "a group name cannot hold control, invisible or direction-changing characters".into()
+        }
+    }
 }
 
 impl Rejection {
@@ -88,6 +121,12 @@ impl Rejection {
             Rejection::RateLimited(_) => "rate_limited",
             Rejection::InvalidContent => "invalid_content",
             Rejection::UnknownMessage => "unknown_message",
+            Rejection::NotMember => "not_member",
+            Rejection::InvalidName(_) => "invalid_name",
+            Rejection::UnknownFile => "unknown_file",
+            Rejection::InvalidQuery => "invalid_query",
+            Rejection::Unsupported => "unsupported",
+            Rejection::TooManyMembers => "too_many_members",
             Rejection::Unavailable(_) => "unavailable",
         }
     }
@@ -105,6 +144,12 @@ impl Rejection {
             Rejection::RateLimited(_) => ErrorCode::RateLimited,
             Rejection::InvalidContent => ErrorCode::InvalidContent,
             Rejection::UnknownMessage => ErrorCode::UnknownMessage,
+            Rejection::NotMember => ErrorCode::NotMember,
+            Rejection::InvalidName(_) => ErrorCode::InvalidName,
+            Rejection::UnknownFile => ErrorCode::UnknownFile,
+            Rejection::InvalidQuery => ErrorCode::InvalidQuery,
+            Rejection::Unsupported => ErrorCode::Unsupported,
+            Rejection::TooManyMembers => ErrorCode::TooManyMembers,
             Rejection::Unavailable(_) => ErrorCode::Unavailable,
         };
         ErrorReply {

@@ -106,6 +106,11 @@ pub async fn authenticate<A: Adapter>(
     socket.on(event::READ, super::awareness::on_read::<A>);
     socket.on(event::TYPING, super::awareness::on_typing::<A>);
     socket.on(event::SET_RECEIPTS, super::awareness::on_set_receipts::<A>);
+    socket.on(event::SEARCH_MESSAGES, messages::on_search_messages::<A>);
+    socket.on(event::CREATE_GROUP, super::groups::on_create_group::<A>);
+    socket.on(event::ADD_MEMBERS, super::groups::on_add_members::<A>);
+    socket.on(event::LEAVE_GROUP, super::groups::on_leave_group::<A>);
+    socket.on(event::GROUP_MESSAGE, super::groups::on_group_message::<A>);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
 }
@@ -252,6 +257,12 @@ pub async fn on_connect<A: Adapter>(
     match users_for(&app, &me.user_id).await {
         Ok(users) => emit(&socket, event::USERS, &users),
         Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list users"),
+    }
+    // Always, even empty: it tells a client the login's lists are complete. The guide's
+    // client ignores it.
+    match super::groups::groups_for(&app, &me.user_id).await {
+        Ok(groups) => emit(&socket, event::GROUPS, &groups),
+        Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list groups"),
     }
 
     let announcement = User {

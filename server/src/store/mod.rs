@@ -17,7 +17,7 @@ pub mod redis;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use natter_protocol::Message;
+use natter_protocol::{Attachment, FileInfo, Message};
 
 /// A user as the store knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,54 @@ pub struct NewMessage {
     pub to: String,
     pub content: String,
     pub client_id: Option<String>,
+    pub attachment: Option<Attachment>,
 }
+
+/// One conversation: two people, or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversation<'a> {
+    Private(&'a str, &'a str),
+    Group(&'a str),
+}
+
+impl<'a> Conversation<'a> {
+    /// The conversation `me` has with `other`, a userID or a groupID.
+    pub fn between(me: &'a str, other: &'a str) -> Self {
+        if natter_protocol::is_group_id(other) {
+            Conversation::Group(other)
+        } else {
+            Conversation::Private(me, other)
+        }
+    }
+}
+
+/// A group as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    pub group_id: String,
+    pub name: String,
+    /// In the order they joined.
+    pub members: Vec<String>,
+    pub created_by: String,
+}
+
+impl GroupRecord {
+    pub fn has_member(&self, user_id: &str) -> bool {
+        self.members.iter().any(|m| m == user_id)
+    }
+}
+
+/// An uploaded file's record (its bytes are in the files dir).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub info: FileInfo,
+    pub uploader: String,
+}
+
+/// This store cannot search (Redis has no full-text index here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("search is not supported by this store")]
+pub struct SearchUnsupported;
 
 /// `read`'s `upTo` is not a message of that conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -198,13 +245,65 @@ pub trait Store: Send + Sync + 'static {
     /// See [`Store::set_receipts`]; on by default.
     async fn sends_receipts(&self, user_id: &str) -> StoreResult<bool>;
 
-    /// Up to `limit` messages between `a` and `b` with an id below `before` (all when `None`),
+    /// Up to `limit` messages of a conversation with an id below `before` (all when `None`),
     /// oldest first, and whether older ones exist.
     async fn page(
         &self,
-        a: &str,
-        b: &str,
+        conversation: Conversation<'_>,
         before: Option<u64>,
         limit: u32,
     ) -> StoreResult<(Vec<Message>, bool)>;
+
+    /// Stores a new group (its id is fresh).
+    async fn create_group(&self, group: GroupRecord) -> StoreResult<()>;
+
+    /// The group with this id.
+    async fn group(&self, group_id: &str) -> StoreResult<Option<GroupRecord>>;
+
+    /// Adds members (those already in stay where they are); the group after, `None` if it does
+    /// not exist.
+    async fn add_members(
+        &self,
+        group_id: &str,
+        members: &[String],
+    ) -> StoreResult<Option<GroupRecord>>;
+
+    /// Removes one member; the group after, `None` if it does not exist. Its messages stay.
+    async fn remove_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<GroupRecord>>;
+
+    /// The groups `user_id` is a member of, oldest first.
+    async fn groups_of(&self, user_id: &str) -> StoreResult<Vec<GroupRecord>>;
+
+    /// For each group: its most recent `per_group` messages (oldest first) and, for
+    /// `user_id`, how many messages from others follow their read marker.
+    async fn recent_in_groups(
+        &self,
+        user_id: &str,
+        group_ids: &[String],
+        per_group: u32,
+    ) -> StoreResult<Vec<(String, Vec<Message>, u64)>>;
+
+    /// Records an uploaded file (its bytes are already in place).
+    async fn insert_file(&self, file: FileRecord) -> StoreResult<()>;
+
+    /// The file with this id.
+    async fn file(&self, file_id: &str) -> StoreResult<Option<FileRecord>>;
+
+    /// Whether `user_id` may download the file: they uploaded it, or it was sent in one of
+    /// their conversations (a group they are a member of now).
+    async fn file_visible_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool>;
+
+    /// Messages of `user_id`'s own conversations (or of `within`, one of them) whose content
+    /// holds `query` (case-insensitive), newest first.
+    async fn search(
+        &self,
+        user_id: &str,
+        query: &str,
+        within: Option<Conversation<'_>>,
+        limit: u32,
+    ) -> StoreResult<Result<Vec<Message>, SearchUnsupported>>;
 }

@@ -10,7 +10,11 @@
 //! `node:<node>:alive` → expiring heartbeat; `nodes` → every node seen; `inbox:<to>:<from>` →
 //! sorted set of the ids of messages from `from` to `to` (unread counts); `read:<reader>` →
 //! hash peer → the last message id read; `receipts_off` → set of users keeping read markers to
-//! themselves.
+//! themselves; `group:<g>` → hash {name, createdBy}; `group:<g>:members` → sorted set of
+//! userIDs by joining order; `groups:<user>` → sorted set of the user's groupIDs; a group's
+//! messages are in `conv:<g>:<g>`, and `gsent:<g>:<user>` holds the ids of those the user sent
+//! (unread = the group's after the marker minus one's own); `file:<id>` → hash of an upload's
+//! record; `file:<id>:convs` → the users and groups it was sent to.
 //! Nothing expires but heartbeats: history is kept until someone deletes it.
 
 use std::collections::HashMap;
@@ -21,8 +25,9 @@ use natter_protocol::Message;
 use redis::aio::ConnectionManager;
 
 use super::{
-    Account, Inserted, MAX_UNREAD_COUNTED, NameTaken, NewMessage, NewUser, NotInConversation,
-    ReadState, Store, StoreError, StoreResult, UserRecord,
+    Account, Conversation, FileRecord, GroupRecord, Inserted, MAX_UNREAD_COUNTED, NameTaken,
+    NewMessage, NewUser, NotInConversation, ReadState, SearchUnsupported, Store, StoreError,
+    StoreResult, UserRecord,
 };
 use crate::accounts::name_key;
 use crate::ids::hash_session_id;
@@ -82,11 +87,18 @@ end
 local id = redis.call('INCR', KEYS[2])
 local m = {id = id, content = ARGV[3], from = ARGV[1], to = ARGV[2], ts = tonumber(ARGV[4])}
 if ARGV[5] ~= '' then m.clientId = ARGV[5] end
+if ARGV[6] ~= '' then
+  m.attachment = cjson.decode(ARGV[6])
+  redis.call('SADD', KEYS[7], ARGV[2])
+  if ARGV[7] ~= 'group' then redis.call('SADD', KEYS[7], ARGV[1]) end
+end
 local json = cjson.encode(m)
 redis.call('ZADD', KEYS[3], id, json)
 redis.call('ZADD', KEYS[6], id, id)
-redis.call('SADD', KEYS[4], ARGV[2])
-redis.call('SADD', KEYS[5], ARGV[1])
+if ARGV[7] ~= 'group' then
+  redis.call('SADD', KEYS[4], ARGV[2])
+  redis.call('SADD', KEYS[5], ARGV[1])
+end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[1], json) end
 return {1, json}
 "#;
@@ -142,6 +154,41 @@ fn conv_key(a: &str, b: &str) -> String {
     }
 }
 
+/// A conversation's sorted set of messages: the two userIDs sorted, or the groupID twice.
+fn conversation_key(c: Conversation<'_>) -> String {
+    match c {
+        Conversation::Private(a, b) => conv_key(a, b),
+        Conversation::Group(g) => conv_key(g, g),
+    }
+}
+
+fn group_key(group_id: &str) -> String {
+    format!("natter:group:{group_id}")
+}
+
+fn members_key(group_id: &str) -> String {
+    format!("natter:group:{group_id}:members")
+}
+
+fn user_groups_key(user_id: &str) -> String {
+    format!("natter:groups:{user_id}")
+}
+
+fn group_sent_key(group_id: &str, user_id: &str) -> String {
+    format!("natter:gsent:{group_id}:{user_id}")
+}
+
+fn file_key(file_id: &str) -> String {
+    format!("natter:file:{file_id}")
+}
+
+fn file_convs_key(file_id: &str) -> String {
+    format!("natter:file:{file_id}:convs")
+}
+
+/// Joining order for group members and for each person's groups.
+const MEMBER_SEQ: &str = "natter:member_seq";
+
 pub fn node_users_key(node: &str) -> String {
     format!("natter:node:{node}:users")
 }
@@ -157,6 +204,17 @@ fn parse(json: &str) -> StoreResult<Message> {
 }
 
 impl RedisStore {
+    /// The groups `user_id` is a member of, oldest first.
+    async fn group_ids_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("ZRANGE")
+            .arg(user_groups_key(user_id))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await?)
+    }
+
     /// Everyone `user_id` has a conversation with.
     async fn peers(&self, user_id: &str) -> StoreResult<Vec<String>> {
         let mut conn = self.conn.clone();
@@ -585,7 +643,11 @@ impl Store for RedisStore {
             pipe.del(inbox_key(p, user_id));
             pipe.hdel(read_key(p), user_id);
         }
+        for g in self.group_ids_of(user_id).await? {
+            pipe.zrem(members_key(&g), user_id);
+        }
         pipe.del(format!("natter:convs:{user_id}"))
+            .del(user_groups_key(user_id))
             .del(read_key(user_id))
             .srem(RECEIPTS_OFF, user_id)
             .srem(name_set_key(&account.username), user_id)
@@ -687,19 +749,33 @@ impl Store for RedisStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
+        let group = natter_protocol::is_group_id(&m.to);
+        let attachment = match &m.attachment {
+            Some(a) => serde_json::to_string(a).map_err(|e| StoreError::Redis(e.to_string()))?,
+            None => String::new(),
+        };
         let (new, json): (i64, String) = self
             .insert
             .key(client_key)
             .key("natter:msg_seq")
-            .key(conv_key(&m.from, &m.to))
+            .key(conversation_key(Conversation::between(&m.from, &m.to)))
             .key(format!("natter:convs:{}", m.from))
             .key(format!("natter:convs:{}", m.to))
-            .key(inbox_key(&m.to, &m.from))
+            .key(if group {
+                group_sent_key(&m.to, &m.from)
+            } else {
+                inbox_key(&m.to, &m.from)
+            })
+            .key(file_convs_key(
+                m.attachment.as_ref().map_or("-", |a| a.file_id.as_str()),
+            ))
             .arg(&m.from)
             .arg(&m.to)
             .arg(&m.content)
             .arg(ts)
             .arg(m.client_id.as_deref().unwrap_or(""))
+            .arg(attachment)
+            .arg(if group { "group" } else { "private" })
             .invoke_async(&mut conn)
             .await?;
         let message = parse(&json)?;
@@ -750,7 +826,7 @@ impl Store for RedisStore {
     ) -> StoreResult<Result<Option<u64>, NotInConversation>> {
         let mut conn = self.conn.clone();
         let in_conversation: u64 = redis::cmd("ZCOUNT")
-            .arg(conv_key(reader, peer))
+            .arg(conversation_key(Conversation::between(reader, peer)))
             .arg(up_to)
             .arg(up_to)
             .query_async(&mut conn)
@@ -834,15 +910,14 @@ impl Store for RedisStore {
 
     async fn page(
         &self,
-        a: &str,
-        b: &str,
+        conversation: Conversation<'_>,
         before: Option<u64>,
         limit: u32,
     ) -> StoreResult<(Vec<Message>, bool)> {
         let mut conn = self.conn.clone();
         let max = before.map_or("+inf".to_owned(), |b| format!("({b}"));
         let page: Vec<String> = redis::cmd("ZREVRANGEBYSCORE")
-            .arg(conv_key(a, b))
+            .arg(conversation_key(conversation))
             .arg(max)
             .arg("-inf")
             .arg("LIMIT")
@@ -858,5 +933,236 @@ impl Store for RedisStore {
             .collect::<StoreResult<Vec<_>>>()?;
         messages.reverse();
         Ok((messages, has_more))
+    }
+
+    async fn create_group(&self, group: GroupRecord) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.hset_multiple(
+            group_key(&group.group_id),
+            &[("name", &group.name), ("createdBy", &group.created_by)],
+        )
+        .ignore();
+        pipe.query_async::<()>(&mut conn).await?;
+        self.add_members(&group.group_id, &group.members).await?;
+        Ok(())
+    }
+
+    async fn group(&self, group_id: &str) -> StoreResult<Option<GroupRecord>> {
+        let mut conn = self.conn.clone();
+        let (fields, members): (HashMap<String, String>, Vec<String>) = redis::pipe()
+            .hgetall(group_key(group_id))
+            .zrange(members_key(group_id), 0, -1)
+            .query_async(&mut conn)
+            .await?;
+        let (Some(name), Some(created_by)) = (fields.get("name"), fields.get("createdBy")) else {
+            return Ok(None);
+        };
+        Ok(Some(GroupRecord {
+            group_id: group_id.to_owned(),
+            name: name.clone(),
+            members,
+            created_by: created_by.clone(),
+        }))
+    }
+
+    async fn add_members(
+        &self,
+        group_id: &str,
+        members: &[String],
+    ) -> StoreResult<Option<GroupRecord>> {
+        let mut conn = self.conn.clone();
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(group_key(group_id))
+            .query_async(&mut conn)
+            .await?;
+        if !exists {
+            return Ok(None);
+        }
+        for m in members {
+            let seq: i64 = redis::cmd("INCR")
+                .arg(MEMBER_SEQ)
+                .query_async(&mut conn)
+                .await?;
+            // NX: a member already in keeps their place.
+            redis::pipe()
+                .cmd("ZADD")
+                .arg(members_key(group_id))
+                .arg("NX")
+                .arg(seq)
+                .arg(m)
+                .ignore()
+                .cmd("ZADD")
+                .arg(user_groups_key(m))
+                .arg("NX")
+                .arg(seq)
+                .arg(group_id)
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        self.group(group_id).await
+    }
+
+    async fn remove_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<GroupRecord>> {
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .zrem(members_key(group_id), user_id)
+            .ignore()
+            .zrem(user_groups_key(user_id), group_id)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        self.group(group_id).await
+    }
+
+    async fn groups_of(&self, user_id: &str) -> StoreResult<Vec<GroupRecord>> {
+        let mut out = Vec::new();
+        for g in self.group_ids_of(user_id).await? {
+            if let Some(group) = self.group(&g).await? {
+                out.push(group);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn recent_in_groups(
+        &self,
+        user_id: &str,
+        group_ids: &[String],
+        per_group: u32,
+    ) -> StoreResult<Vec<(String, Vec<Message>, u64)>> {
+        if group_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let mine: HashMap<String, u64> = redis::cmd("HGETALL")
+            .arg(read_key(user_id))
+            .query_async(&mut conn)
+            .await?;
+        let mut pipe = redis::pipe();
+        for g in group_ids {
+            let after = format!("({}", mine.get(g).copied().unwrap_or(0));
+            let key = conversation_key(Conversation::Group(g));
+            pipe.cmd("ZREVRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(per_group.saturating_sub(1) as i64);
+            pipe.cmd("ZCOUNT").arg(&key).arg(&after).arg("+inf");
+            pipe.cmd("ZCOUNT")
+                .arg(group_sent_key(g, user_id))
+                .arg(&after)
+                .arg("+inf");
+        }
+        let answers: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut answers = answers.into_iter();
+        let mut out = Vec::with_capacity(group_ids.len());
+        for g in group_ids {
+            let (Some(page), Some(all), Some(own)) =
+                (answers.next(), answers.next(), answers.next())
+            else {
+                return Err(StoreError::Redis("short pipeline answer".into()));
+            };
+            let page: Vec<String> = redis::from_redis_value(page)?;
+            let all: u64 = redis::from_redis_value(all)?;
+            let own: u64 = redis::from_redis_value(own)?;
+            let mut messages = page
+                .iter()
+                .map(|j| parse(j))
+                .collect::<StoreResult<Vec<_>>>()?;
+            messages.reverse();
+            out.push((
+                g.clone(),
+                messages,
+                all.saturating_sub(own).min(MAX_UNREAD_COUNTED),
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn insert_file(&self, file: FileRecord) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let i = &file.info;
+        redis::cmd("HSET")
+            .arg(file_key(&i.file_id))
+            .arg("uploader")
+            .arg(&file.uploader)
+            .arg("name")
+            .arg(&i.name)
+            .arg("size")
+            .arg(i.size)
+            .arg("type")
+            .arg(&i.media_type)
+            .arg("sha256")
+            .arg(&i.sha256)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn file(&self, file_id: &str) -> StoreResult<Option<FileRecord>> {
+        let mut conn = self.conn.clone();
+        let mut f: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(file_key(file_id))
+            .query_async(&mut conn)
+            .await?;
+        let mut take = |k: &str| f.remove(k);
+        let (Some(uploader), Some(name), Some(size), Some(media_type), Some(sha256)) = (
+            take("uploader"),
+            take("name"),
+            take("size"),
+            take("type"),
+            take("sha256"),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(FileRecord {
+            info: natter_protocol::FileInfo {
+                file_id: file_id.to_owned(),
+                name,
+                size: size
+                    .parse()
+                    .map_err(|_| StoreError::Redis(format!("bad stored file size {size}")))?,
+                media_type,
+                sha256,
+            },
+            uploader,
+        }))
+    }
+
+    async fn file_visible_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let uploader: Option<String> = redis::cmd("HGET")
+            .arg(file_key(file_id))
+            .arg("uploader")
+            .query_async(&mut conn)
+            .await?;
+        if uploader.as_deref() == Some(user_id) {
+            return Ok(true);
+        }
+        let mut candidates = self.group_ids_of(user_id).await?;
+        candidates.push(user_id.to_owned());
+        let found: Vec<bool> = redis::cmd("SMISMEMBER")
+            .arg(file_convs_key(file_id))
+            .arg(&candidates)
+            .query_async(&mut conn)
+            .await?;
+        Ok(found.into_iter().any(|f| f))
+    }
+
+    async fn search(
+        &self,
+        _user_id: &str,
+        _query: &str,
+        _within: Option<Conversation<'_>>,
+        _limit: u32,
+    ) -> StoreResult<Result<Vec<Message>, SearchUnsupported>> {
+        Ok(Err(SearchUnsupported))
     }
 }

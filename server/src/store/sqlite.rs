@@ -21,8 +21,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{
-    Account, Inserted, MAX_UNREAD_COUNTED, NameTaken, NewMessage, NewUser, NotInConversation,
-    ReadState, Store, StoreError, StoreResult, UserRecord,
+    Account, Conversation, FileRecord, GroupRecord, Inserted, MAX_UNREAD_COUNTED, NameTaken,
+    NewMessage, NewUser, NotInConversation, ReadState, SearchUnsupported, Store, StoreError,
+    StoreResult, UserRecord,
 };
 use crate::accounts::name_key;
 use crate::ids::hash_session_id;
@@ -96,6 +97,49 @@ CREATE TABLE read_markers (
 ) WITHOUT ROWID;
 ALTER TABLE users ADD COLUMN receipts INTEGER NOT NULL DEFAULT 1;
 "#,
+    // Groups (their messages live in `messages` with both conversation columns set to the
+    // groupID), uploaded files and attachments, and the full-text index.
+    r#"
+CREATE TABLE groups (
+    group_id   TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE group_members (
+    group_id TEXT NOT NULL,
+    user_id  TEXT NOT NULL,
+    -- the order members joined in
+    seq      INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE files (
+    file_id    TEXT PRIMARY KEY,
+    uploader   TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- the fileID (for "who may download it") and the attachment as delivered (JSON)
+ALTER TABLE messages ADD COLUMN attachment_id TEXT;
+ALTER TABLE messages ADD COLUMN attachment TEXT;
+CREATE INDEX messages_by_attachment ON messages (attachment_id)
+    WHERE attachment_id IS NOT NULL;
+-- trigram: finds parts of words and text without spaces between words, case-insensitive
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    content, content = 'messages', content_rowid = 'id', tokenize = 'trigram'
+);
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, content)
+        VALUES ('delete', old.id, old.content);
+END;
+"#,
 ];
 
 /// Read connections; more than the core count buys nothing on this workload.
@@ -133,6 +177,10 @@ struct Directory {
     read_markers: HashMap<String, HashMap<String, u64>>,
     /// Users who keep their read markers to their own devices.
     receipts_off: HashSet<String>,
+    /// Every group, with its members.
+    groups: HashMap<String, GroupRecord>,
+    /// userID → the groups they are a member of, oldest first.
+    member_of: HashMap<String, Vec<String>>,
 }
 
 struct DirectoryEntry {
@@ -221,6 +269,37 @@ impl Directory {
         }
         self.read_markers.remove(user_id);
         self.receipts_off.remove(user_id);
+        for gid in self.member_of.remove(user_id).unwrap_or_default() {
+            if let Some(g) = self.groups.get_mut(&gid) {
+                g.members.retain(|m| m != user_id);
+            }
+        }
+    }
+
+    fn join_group(&mut self, group_id: &str, user_id: &str) {
+        let Some(g) = self.groups.get_mut(group_id) else {
+            return;
+        };
+        if !g.has_member(user_id) {
+            g.members.push(user_id.to_owned());
+            self.member_of
+                .entry(user_id.to_owned())
+                .or_default()
+                .push(group_id.to_owned());
+        }
+    }
+
+    fn leave_group(&mut self, group_id: &str, user_id: &str) {
+        if let Some(g) = self.groups.get_mut(group_id) {
+            g.members.retain(|m| m != user_id);
+        }
+        if let Some(groups) = self.member_of.get_mut(user_id) {
+            groups.retain(|g| g != group_id);
+        }
+    }
+
+    fn groups_of(&self, user_id: &str) -> Vec<String> {
+        self.member_of.get(user_id).cloned().unwrap_or_default()
     }
 
     fn read_marker(&self, reader: &str, peer: &str) -> u64 {
@@ -480,6 +559,34 @@ fn load_directory(conn: &Connection) -> StoreResult<Directory> {
     for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
         dir.receipts_off.insert(row?);
     }
+    let mut stmt = conn
+        .prepare("SELECT group_id, name, created_by FROM groups ORDER BY created_at, group_id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(GroupRecord {
+            group_id: r.get(0)?,
+            name: r.get(1)?,
+            created_by: r.get(2)?,
+            members: Vec::new(),
+        })
+    })?;
+    let mut order = Vec::new();
+    for row in rows {
+        let g = row?;
+        order.push(g.group_id.clone());
+        dir.groups.insert(g.group_id.clone(), g);
+    }
+    let mut stmt = conn.prepare("SELECT group_id, user_id FROM group_members ORDER BY seq")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut members = Vec::new();
+    for row in rows {
+        members.push(row?);
+    }
+    // Each person's groups in creation order, each group's members in joining order.
+    for gid in &order {
+        for (g, u) in members.iter().filter(|(g, _)| g == gid) {
+            dir.join_group(g, u);
+        }
+    }
     Ok(dir)
 }
 
@@ -514,9 +621,27 @@ fn conversation_key<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
-const MESSAGE_COLUMNS: &str = "id, content, sender, recipient, ts, client_id";
+/// The `(user_lo, user_hi)` columns of a conversation: the two userIDs sorted, or the groupID
+/// twice.
+fn conversation_columns(c: Conversation<'_>) -> (String, String) {
+    match c {
+        Conversation::Private(a, b) => {
+            let (lo, hi) = conversation_key(a, b);
+            (lo.to_owned(), hi.to_owned())
+        }
+        Conversation::Group(g) => (g.to_owned(), g.to_owned()),
+    }
+}
+
+const MESSAGE_COLUMNS: &str = "id, content, sender, recipient, ts, client_id, attachment";
 
 fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    let attachment = match r.get_ref(6)?.as_str_or_null()? {
+        Some(json) => Some(serde_json::from_str(json).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, e.into())
+        })?),
+        None => None,
+    };
     Ok(Message {
         id: r.get::<_, i64>(0)? as u64,
         content: r.get(1)?,
@@ -524,7 +649,13 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         to: r.get(3)?,
         ts: r.get(4)?,
         client_id: r.get(5)?,
+        attachment,
     })
+}
+
+/// A search as an FTS5 query: one quoted string, so nothing in it is query syntax.
+fn fts_phrase(query: &str) -> String {
+    format!("\"{}\"", query.replace('"', "\"\""))
 }
 
 struct Readers {
@@ -688,13 +819,29 @@ impl Writer {
         // Timestamps never go backwards, even if the wall clock does.
         let ts = now_ms().max(self.last_ts);
         self.last_ts = ts;
-        let (lo, hi) = conversation_key(&m.from, &m.to);
+        let (lo, hi) = conversation_columns(Conversation::between(&m.from, &m.to));
+        let attachment = match &m.attachment {
+            Some(a) => {
+                Some(serde_json::to_string(a).map_err(|e| StoreError::Commit(e.to_string()))?)
+            }
+            None => None,
+        };
         self.conn
             .prepare_cached(
-                "INSERT INTO messages (sender, recipient, user_lo, user_hi, content, ts, client_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO messages (sender, recipient, user_lo, user_hi, content, ts, client_id, \
+                 attachment_id, attachment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
-            .execute(params![m.from, m.to, lo, hi, m.content, ts, m.client_id])?;
+            .execute(params![
+                m.from,
+                m.to,
+                lo,
+                hi,
+                m.content,
+                ts,
+                m.client_id,
+                m.attachment.as_ref().map(|a| &a.file_id),
+                attachment
+            ])?;
         let id = self.conn.last_insert_rowid() as u64;
         Ok(OpOutcome::Message(Inserted::New(Message {
             id,
@@ -703,6 +850,7 @@ impl Writer {
             to: m.to.clone(),
             ts,
             client_id: m.client_id.clone(),
+            attachment: m.attachment.clone(),
         })))
     }
 }
@@ -936,6 +1084,8 @@ impl Store for SqliteStore {
                 .execute(params![uid])?;
             conn.prepare_cached("DELETE FROM read_markers WHERE reader = ?1 OR peer = ?1")?
                 .execute(params![uid])?;
+            conn.prepare_cached("DELETE FROM group_members WHERE user_id = ?1")?
+                .execute(params![uid])?;
             conn.prepare_cached("DELETE FROM users WHERE user_id = ?1")?
                 .execute(params![uid])
         })
@@ -976,6 +1126,7 @@ impl Store for SqliteStore {
         // Before the message is delivered: a login that misses the new conversation here has
         // already joined its room and receives the message as an event.
         if let Inserted::New(m) = &inserted
+            && !natter_protocol::is_group_id(&m.to)
             && !self.directory().has_conversation(&m.from, &m.to)
         {
             self.directory_mut().add_conversation(&m.from, &m.to);
@@ -1018,8 +1169,7 @@ impl Store for SqliteStore {
         peer: &str,
         up_to: u64,
     ) -> StoreResult<Result<Option<u64>, NotInConversation>> {
-        let (lo, hi) = conversation_key(reader, peer);
-        let (lo, hi) = (lo.to_owned(), hi.to_owned());
+        let (lo, hi) = conversation_columns(Conversation::between(reader, peer));
         let Ok(id) = i64::try_from(up_to) else {
             return Ok(Err(NotInConversation));
         };
@@ -1129,13 +1279,11 @@ impl Store for SqliteStore {
 
     async fn page(
         &self,
-        a: &str,
-        b: &str,
+        conversation: Conversation<'_>,
         before: Option<u64>,
         limit: u32,
     ) -> StoreResult<(Vec<Message>, bool)> {
-        let (lo, hi) = conversation_key(a, b);
-        let (lo, hi) = (lo.to_owned(), hi.to_owned());
+        let (lo, hi) = conversation_columns(conversation);
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
         self.read(move |conn| {
             let mut messages: Vec<Message> = conn
@@ -1149,6 +1297,255 @@ impl Store for SqliteStore {
             messages.truncate(limit as usize);
             messages.reverse();
             Ok((messages, has_more))
+        })
+        .await
+    }
+
+    async fn create_group(&self, group: GroupRecord) -> StoreResult<()> {
+        let g = group.clone();
+        self.directory_write(move |conn| {
+            let now = now_ms();
+            conn.prepare_cached(
+                "INSERT INTO groups (group_id, name, created_by, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![g.group_id, g.name, g.created_by, now])?;
+            let mut add = conn.prepare_cached(
+                "INSERT INTO group_members (group_id, user_id, seq) VALUES (?1, ?2, ?3)",
+            )?;
+            for (i, m) in g.members.iter().enumerate() {
+                add.execute(params![g.group_id, m, i as i64])?;
+            }
+            Ok(g.members.len())
+        })
+        .await?;
+        let mut dir = self.directory_mut();
+        let members = group.members.clone();
+        dir.groups.insert(
+            group.group_id.clone(),
+            GroupRecord {
+                members: Vec::new(),
+                ..group.clone()
+            },
+        );
+        for m in &members {
+            dir.join_group(&group.group_id, m);
+        }
+        Ok(())
+    }
+
+    async fn group(&self, group_id: &str) -> StoreResult<Option<GroupRecord>> {
+        Ok(self.directory().groups.get(group_id).cloned())
+    }
+
+    async fn add_members(
+        &self,
+        group_id: &str,
+        members: &[String],
+    ) -> StoreResult<Option<GroupRecord>> {
+        let new: Vec<String> = match self.directory().groups.get(group_id) {
+            None => return Ok(None),
+            Some(g) => members
+                .iter()
+                .filter(|m| !g.has_member(m))
+                .cloned()
+                .collect(),
+        };
+        let gid = group_id.to_owned();
+        self.directory_write(move |conn| {
+            let mut add = conn.prepare_cached(
+                "INSERT OR IGNORE INTO group_members (group_id, user_id, seq) VALUES \
+                 (?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM group_members WHERE group_id = ?1))",
+            )?;
+            let mut n = 0;
+            for m in &new {
+                n += add.execute(params![gid, m])?;
+            }
+            Ok(n)
+        })
+        .await?;
+        let mut dir = self.directory_mut();
+        for m in members {
+            dir.join_group(group_id, m);
+        }
+        Ok(dir.groups.get(group_id).cloned())
+    }
+
+    async fn remove_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<GroupRecord>> {
+        if !self.directory().groups.contains_key(group_id) {
+            return Ok(None);
+        }
+        let (gid, uid) = (group_id.to_owned(), user_id.to_owned());
+        self.directory_write(move |conn| {
+            conn.prepare_cached("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")?
+                .execute(params![gid, uid])
+        })
+        .await?;
+        let mut dir = self.directory_mut();
+        dir.leave_group(group_id, user_id);
+        Ok(dir.groups.get(group_id).cloned())
+    }
+
+    async fn groups_of(&self, user_id: &str) -> StoreResult<Vec<GroupRecord>> {
+        let dir = self.directory();
+        Ok(dir
+            .groups_of(user_id)
+            .iter()
+            .filter_map(|g| dir.groups.get(g).cloned())
+            .collect())
+    }
+
+    async fn recent_in_groups(
+        &self,
+        user_id: &str,
+        group_ids: &[String],
+        per_group: u32,
+    ) -> StoreResult<Vec<(String, Vec<Message>, u64)>> {
+        let wanted: Vec<(String, u64)> = {
+            let dir = self.directory();
+            group_ids
+                .iter()
+                .map(|g| (g.clone(), dir.read_marker(user_id, g)))
+                .collect()
+        };
+        let user_id = user_id.to_owned();
+        self.read(move |conn| {
+            let mut recent = conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages \
+                 WHERE user_lo = ?1 AND user_hi = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let mut count = conn.prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM messages \
+                 WHERE user_lo = ?1 AND user_hi = ?1 AND id > ?2 AND sender != ?3 LIMIT ?4)",
+            )?;
+            let mut out = Vec::with_capacity(wanted.len());
+            for (g, marker) in wanted {
+                let mut messages: Vec<Message> = recent
+                    .query_map(params![g, per_group], message_from_row)?
+                    .collect::<Result<_, _>>()?;
+                messages.reverse();
+                let after = i64::try_from(marker).unwrap_or(i64::MAX);
+                let unread: i64 = count
+                    .query_row(params![g, after, user_id, MAX_UNREAD_COUNTED as i64], |r| {
+                        r.get(0)
+                    })?;
+                out.push((g, messages, unread.max(0) as u64));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn insert_file(&self, file: FileRecord) -> StoreResult<()> {
+        self.directory_write(move |conn| {
+            let i = &file.info;
+            conn.prepare_cached(
+                "INSERT INTO files (file_id, uploader, name, size, media_type, sha256, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                i.file_id,
+                file.uploader,
+                i.name,
+                i.size as i64,
+                i.media_type,
+                i.sha256,
+                now_ms()
+            ])
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn file(&self, file_id: &str) -> StoreResult<Option<FileRecord>> {
+        let id = file_id.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT file_id, uploader, name, size, media_type, sha256 FROM files \
+                     WHERE file_id = ?1",
+                )?
+                .query_row(params![id], |r| {
+                    Ok(FileRecord {
+                        info: natter_protocol::FileInfo {
+                            file_id: r.get(0)?,
+                            name: r.get(2)?,
+                            size: r.get::<_, i64>(3)?.max(0) as u64,
+                            media_type: r.get(4)?,
+                            sha256: r.get(5)?,
+                        },
+                        uploader: r.get(1)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn file_visible_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool> {
+        let groups = serde_json::to_string(&self.directory().groups_of(user_id))
+            .map_err(|e| StoreError::Commit(e.to_string()))?;
+        let (fid, uid) = (file_id.to_owned(), user_id.to_owned());
+        self.read(move |conn| {
+            let uploaded = conn
+                .prepare_cached("SELECT 1 FROM files WHERE file_id = ?1 AND uploader = ?2")?
+                .exists(params![fid, uid])?;
+            Ok(uploaded
+                || conn
+                    .prepare_cached(
+                        "SELECT 1 FROM messages WHERE attachment_id = ?1 AND (sender = ?2 \
+                         OR recipient = ?2 OR recipient IN (SELECT value FROM json_each(?3)))",
+                    )?
+                    .exists(params![fid, uid, groups])?)
+        })
+        .await
+    }
+
+    async fn search(
+        &self,
+        user_id: &str,
+        query: &str,
+        within: Option<Conversation<'_>>,
+        limit: u32,
+    ) -> StoreResult<Result<Vec<Message>, SearchUnsupported>> {
+        let groups = serde_json::to_string(&self.directory().groups_of(user_id))
+            .map_err(|e| StoreError::Commit(e.to_string()))?;
+        let (uid, phrase) = (user_id.to_owned(), fts_phrase(query));
+        let within = within.map(conversation_columns);
+        let columns = MESSAGE_COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.read(move |conn| {
+            // The index yields matches newest first; each is kept if it is one of the
+            // person's conversations.
+            let mine = "(m.sender = ?2 OR m.recipient = ?2 \
+                        OR m.recipient IN (SELECT value FROM json_each(?3)))";
+            let messages = match within {
+                None => conn
+                    .prepare_cached(&format!(
+                        "SELECT {columns} FROM messages_fts f JOIN messages m ON m.id = f.rowid \
+                         WHERE messages_fts MATCH ?1 AND {mine} ORDER BY f.rowid DESC LIMIT ?4"
+                    ))?
+                    .query_map(params![phrase, uid, groups, limit], message_from_row)?
+                    .collect::<Result<Vec<_>, _>>()?,
+                Some((lo, hi)) => conn
+                    .prepare_cached(&format!(
+                        "SELECT {columns} FROM messages_fts f JOIN messages m ON m.id = f.rowid \
+                         WHERE messages_fts MATCH ?1 AND {mine} AND m.user_lo = ?5 \
+                         AND m.user_hi = ?6 ORDER BY f.rowid DESC LIMIT ?4"
+                    ))?
+                    .query_map(
+                        params![phrase, uid, groups, limit, lo, hi],
+                        message_from_row,
+                    )?
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            Ok(Ok(messages))
         })
         .await
     }
@@ -1290,6 +1687,7 @@ mod tests {
             to: to.into(),
             content: content.into(),
             client_id: client_id.map(Into::into),
+            attachment: None,
         }
     }
 
@@ -1354,7 +1752,10 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(other, Inserted::New(_)));
-        let (page, _) = store.page("ua", "ub", None, 10).await.unwrap();
+        let (page, _) = store
+            .page(Conversation::Private("ua", "ub"), None, 10)
+            .await
+            .unwrap();
         assert_eq!(page.len(), 2);
     }
 
@@ -1374,7 +1775,10 @@ mod tests {
         for t in tasks {
             assert!(matches!(t.await.unwrap().unwrap(), Inserted::New(_)));
         }
-        let (page, more) = store.page("ub", "ua", None, 500).await.unwrap();
+        let (page, more) = store
+            .page(Conversation::Private("ub", "ua"), None, 500)
+            .await
+            .unwrap();
         assert_eq!(page.len(), 200);
         assert!(!more);
         assert!(page.windows(2).all(|w| w[0].id < w[1].id));
@@ -1490,7 +1894,10 @@ mod tests {
             .filter(|r| r.as_ref().unwrap().is_err())
             .count();
         assert_eq!(failed, 1, "only the duplicate user fails");
-        let (page, _) = store.page("ua", "ub", None, 100).await.unwrap();
+        let (page, _) = store
+            .page(Conversation::Private("ua", "ub"), None, 100)
+            .await
+            .unwrap();
         assert_eq!(page.len(), 50);
         assert!(store.find_session("s2").await.unwrap().is_none());
     }
@@ -1513,7 +1920,10 @@ mod tests {
         let mut seen = Vec::new();
         let mut before = None;
         loop {
-            let (page, more) = store.page("ub", "ua", before, 10).await.unwrap();
+            let (page, more) = store
+                .page(Conversation::Private("ub", "ua"), before, 10)
+                .await
+                .unwrap();
             before = page.first().map(|m| m.id);
             let mut contents: Vec<_> = page.into_iter().map(|m| m.content).collect();
             contents.extend(seen);
