@@ -746,3 +746,136 @@ async fn notifications_tray_receipts_and_typing_in_the_window() {
     close_app(c, &app).await;
     driver.stop().await;
 }
+
+/// Logs in through the form as `name` (with `password`, an existing account), trusting the
+/// server's certificate, until the status says connected.
+async fn log_in(c: &Client, server: &TestServer, name: &str, password: &str) {
+    ready(c).await;
+    type_into(c, "[data-testid=server-url]", &server.addr.to_string()).await;
+    type_into(c, "[data-testid=username]", name).await;
+    type_into(c, "[data-testid=password]", password).await;
+    click(c, "[data-testid=login]").await;
+    click_when_enabled(c, "[data-testid=trust]").await;
+    status_contains(c, "connected").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, tauri-driver and the built app: scripts/test.sh runs it"]
+async fn groups_images_and_search_in_the_window() {
+    let app: PathBuf = std::env::var_os("NATTER_APP_BIN")
+        .expect("NATTER_APP_BIN: the app built by `tauri build --debug --no-bundle`")
+        .into();
+    let (srv_dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A short login history, so an old message is found only by paging back.
+    let server = TestServer::start(srv_dir.path(), &["--history-per-chat", "20"]).await;
+    // Alice's account exists before this computer signs in to it; Bob wrote to her long ago.
+    let alice = SioClient::login_with(
+        &server.url,
+        json!({"username": "alice", "password": "correct horse"}),
+    )
+    .await;
+    let me = alice.session.user_id.clone();
+    alice.client.close().await;
+    let mut bob = SioClient::login(&server.url, "bob").await;
+    let carol = SioClient::login(&server.url, "carol").await;
+    let (b, cr) = (bob.session.user_id.clone(), carol.session.user_id.clone());
+    let old = bob.client.send(&me, "find me: pineapple 🍍").await["id"]
+        .as_u64()
+        .expect("stored");
+    for i in 0..40 {
+        bob.client.send(&me, &format!("filler {i}")).await;
+    }
+
+    let driver = Driver::start(home.path()).await;
+    let c = driver.launch(&app).await;
+    log_in(&c, &server, "alice", "correct horse").await;
+
+    // A new group with Bob and Carol.
+    click(&c, "[data-testid=new-group]").await;
+    type_into(&c, "[data-testid=group-name]", "Lunch crew").await;
+    click(&c, &format!("[data-testid=group-member][data-user-id='{b}']")).await;
+    click(&c, &format!("[data-testid=group-member][data-user-id='{cr}']")).await;
+    click(&c, "[data-testid=create-group]").await;
+    let announced = bob.client.next(event::GROUP).await;
+    assert_eq!(announced["name"], "Lunch crew");
+    let mut members: Vec<&str> = announced["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    assert_eq!(members[0], me, "the creator first");
+    members.sort_unstable();
+    let mut expected = [me.as_str(), b.as_str(), cr.as_str()];
+    expected.sort_unstable();
+    assert_eq!(members, expected);
+    let g = announced["groupID"].as_str().expect("groupID").to_owned();
+    let group_row = format!("[data-testid=group][data-group-id='{g}']");
+    eventually("the group in the sidebar", || find(&c, &group_row)).await;
+    let names = eventually("the member list", || text(&c, "[data-testid=members]")).await;
+    assert!(
+        names.contains("bob") && names.contains("carol"),
+        "members shown: {names}"
+    );
+
+    // An image dropped on the window goes to the open group, with a preview.
+    let picture = home.path().join("beach.png");
+    image::RgbImage::from_fn(800, 400, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 200])
+    })
+    .save(&picture)
+    .expect("write the picture");
+    // What the window does with a drop of files from the desktop (the drag itself is the
+    // window system's and out of WebDriver's reach).
+    c.execute(
+        "window.__TAURI__.event.emit(arguments[0], {type: 'dropped', paths: [arguments[1]]});",
+        vec![json!(natter_protocol::ipc::EVENT), json!(picture)],
+    )
+    .await
+    .expect("drop");
+    let delivered = bob.client.next(event::GROUP_MESSAGE).await;
+    assert_eq!(delivered["to"], g.as_str());
+    assert_eq!(delivered["attachment"]["name"], "beach.png");
+    assert_eq!(delivered["attachment"]["type"], "image/png");
+    let preview = eventually("the image's preview", || async {
+        let img = find(
+            &c,
+            "[data-testid=attachment][data-type='image/png'] img[data-testid=preview]",
+        )
+        .await?;
+        img.attr("src").await.ok()?
+    })
+    .await;
+    assert!(preview.starts_with("data:image/png;base64,"), "{preview:.40}");
+    // Bob answers in the group: shown there, under his name.
+    bob.client
+        .ack(
+            event::GROUP_MESSAGE,
+            json!({"to": g, "content": "nice beach"}),
+        )
+        .await;
+    eventually("bob's group message", || shows(&c, false, "nice beach")).await;
+    save_screenshot().await;
+
+    // Search finds the old message; opening it pages back to it.
+    // U+E007: WebDriver's Enter key, which submits the search.
+    type_into(&c, "[data-testid=search]", "pineapple\u{E007}").await;
+    let result = format!("[data-testid=search-result][data-message-id='{old}']");
+    eventually("the search result", || async {
+        if let Some(error) = text(&c, ".search-error").await {
+            panic!("the search failed: {error}");
+        }
+        find(&c, &result).await
+    })
+    .await;
+    click(&c, &result).await;
+    let target = format!("[data-testid=message][data-message-id='{old}']");
+    eventually("the old message, loaded and in view", || async {
+        let el = find(&c, &target).await?;
+        let class = el.attr("class").await.ok()??;
+        class.contains("focused").then_some(())
+    })
+    .await;
+    close_app(c, &app).await;
+    driver.stop().await;
+}

@@ -744,24 +744,16 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
         state.with(|s| s.selected.clone());
         pinned.set_value(true);
     });
-    // A search result: page back until its message is loaded, then bring it into view.
+    // A search result: page back until its message is loaded (its row then brings itself
+    // into view), and stop following the bottom meanwhile.
     Effect::new(move |_| {
         items();
-        let Some(focus) = state.with(|s| s.focus) else {
-            return;
-        };
-        if state.with_untracked(|s| s.focus_needs_older()) {
-            load_older();
+        if state.with(|s| s.focus.is_none()) {
             return;
         }
-        let selector = format!("[data-message-id=\"{focus}\"]");
-        if let Some(el) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.query_selector(&selector).ok().flatten())
-        {
-            pinned.set_value(false);
-            el.scroll_into_view();
-            let _ = el.class_list().add_1("focused");
+        pinned.set_value(false);
+        if state.with_untracked(|s| s.focus_needs_older()) {
+            load_older();
         }
     });
 
@@ -935,7 +927,7 @@ fn MessageRow(
         } => view! {
             <div data-testid="message" data-from-self=from_self.to_string()
                 data-message-id=message.id.to_string() data-status=status
-                class="msg" class:self=from_self>
+                class="msg" class:self=from_self class:focused=focused_row(state, message.id)>
                 {(natter_protocol::is_group_id(&message.to) && !from_self).then(|| view! {
                     <div class="sender">{state.with_untracked(|s| s.name_of(&message.from))}</div>
                 })}
@@ -970,6 +962,28 @@ fn MessageRow(
         }
         .into_any(),
     }
+}
+
+/// Whether the message `id` is the one to bring into view (a search result), scrolling it
+/// there once its row is on the page.
+fn focused_row(state: RwSignal<AppState>, id: u64) -> impl Fn() -> bool + Copy + 'static {
+    let focused = move || state.with(|s| s.focus == Some(id));
+    Effect::new(move |_| {
+        if !focused() {
+            return;
+        }
+        // After this render's other effects (which may still move the scroll position).
+        let selector = format!("[data-testid=message][data-message-id=\"{id}\"]");
+        request_animation_frame(move || {
+            if let Some(el) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.query_selector(&selector).ok().flatten())
+            {
+                el.scroll_into_view();
+            }
+        });
+    });
+    focused
 }
 
 /// A file in a message: an image shows its preview inline; anything else is a card with its
