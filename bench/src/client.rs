@@ -71,10 +71,16 @@ pub enum Report {
         session_id: String,
         at: Instant,
     },
-    /// A private message arrived; `sent_ns` is what the sender put in the content.
+    /// A private or group message arrived; `sent_ns` is what the sender put in the content.
     Delivered {
         sent_ns: u64,
         received_ns: u64,
+    },
+    /// The answer to an event sent with ack id `ack_id` (`42<id>[…]`).
+    Acked {
+        ack_id: u64,
+        received_ns: u64,
+        payload: serde_json::Value,
     },
     Failed {
         index: usize,
@@ -128,7 +134,9 @@ pub fn spawn(
                     let text = text.as_str();
                     if text == "2" {
                         if sink.send(Message::text("3")).await.is_err() { break; }
-                    } else if text.starts_with(&prefixes.message) {
+                    } else if text.starts_with(&prefixes.message)
+                        || text.starts_with(&prefixes.group_message)
+                    {
                         if let Some(sent_ns) = sent_at(text) {
                             let received_ns = clock.elapsed().as_nanos() as u64;
                             let _ = reports.send(Report::Delivered { sent_ns, received_ns });
@@ -137,6 +145,9 @@ pub fn spawn(
                         session = payload::<Session>(text);
                     } else if text.starts_with(&prefixes.users) {
                         has_users = true;
+                    } else if let Some((ack_id, payload)) = ack(text) {
+                        let received_ns = clock.elapsed().as_nanos() as u64;
+                        let _ = reports.send(Report::Acked { ack_id, received_ns, payload });
                     } else if text.starts_with("44") {
                         let _ = reports.send(Report::Failed { index, error: text.to_owned() });
                         break;
@@ -163,6 +174,7 @@ pub fn spawn(
 /// The start of an event frame (`42["name"`) for each event the benchmark reads.
 struct Prefixes {
     message: String,
+    group_message: String,
     session: String,
     users: String,
 }
@@ -172,6 +184,7 @@ impl Prefixes {
         let p = |name: &str| format!(r#"42["{name}""#);
         Self {
             message: p(event::PRIVATE_MESSAGE),
+            group_message: p(event::GROUP_MESSAGE),
             session: p(event::SESSION),
             users: p(event::USERS),
         }
@@ -190,6 +203,42 @@ pub fn message_frame(to: &str, sent_ns: u64) -> String {
         "42{}",
         serde_json::to_string(&(event::PRIVATE_MESSAGE, message)).unwrap_or_default()
     )
+}
+
+/// An event frame with an ack id: `42<id>["name", payload]`.
+pub fn event_with_ack(ack_id: u64, name: &str, payload: &serde_json::Value) -> String {
+    format!(
+        "42{ack_id}{}",
+        serde_json::to_string(&(name, payload)).unwrap_or_default()
+    )
+}
+
+/// A group message frame whose content is the send time.
+pub fn group_message_frame(group_id: &str, sent_ns: u64) -> String {
+    format!(
+        "42{}",
+        serde_json::to_string(&(
+            event::GROUP_MESSAGE,
+            serde_json::json!({"to": group_id, "content": sent_ns.to_string()})
+        ))
+        .unwrap_or_default()
+    )
+}
+
+/// An ack frame `43<id>[payload]`: its id and payload.
+fn ack(text: &str) -> Option<(u64, serde_json::Value)> {
+    let rest = text.strip_prefix("43")?;
+    let digits = rest.find('[')?;
+    let id = rest[..digits].parse().ok()?;
+    let mut args: Vec<serde_json::Value> = serde_json::from_str(&rest[digits..]).ok()?;
+    Some((
+        id,
+        if args.is_empty() {
+            serde_json::Value::Null
+        } else {
+            args.swap_remove(0)
+        },
+    ))
 }
 
 /// The payload of an event frame `42["name", payload]`.
@@ -221,5 +270,11 @@ mod tests {
             r#"42["private message",{"content":"7","to":"u"}]"#
         );
         assert_eq!(sent_at(&message_frame("u", 7)), Some(7));
+        assert_eq!(sent_at(&group_message_frame("g-1", 9)), Some(9));
+        assert_eq!(
+            ack(r#"4312[{"messages":[]}]"#),
+            Some((12, serde_json::json!({"messages": []})))
+        );
+        assert_eq!(ack("42[\"x\"]"), None);
     }
 }

@@ -43,9 +43,7 @@ pub async fn seed(dir: &Path, total: u64) -> f64 {
             .expect("a free name");
     }
     let own = (PEERS * PER_PEER) as u64;
-    let started = Instant::now();
-    let mut pending = Vec::new();
-    for n in 0..total {
+    let messages = (0..total).map(|n| {
         let (from, to) = if n < own {
             ("me".to_owned(), user(n as usize % PEERS))
         } else {
@@ -60,12 +58,32 @@ pub async fn seed(dir: &Path, total: u64) -> f64 {
                 }),
             )
         };
+        (
+            from,
+            to,
+            format!("message {n} with some ordinary length of text"),
+        )
+    });
+    insert_all(&store, messages).await
+}
+
+/// Stores `(from, to, content)` messages through the store, many in flight at once (group
+/// commit); returns how many per second were committed.
+pub async fn insert_all(
+    store: &Arc<SqliteStore>,
+    messages: impl Iterator<Item = (String, String, String)>,
+) -> f64 {
+    let started = Instant::now();
+    let mut pending = Vec::new();
+    let mut total = 0u64;
+    for (from, to, content) in messages {
+        total += 1;
         let s = store.clone();
         pending.push(async move {
             s.insert_message(NewMessage {
                 from,
                 to,
-                content: format!("message {n} with some ordinary length of text"),
+                content,
                 client_id: None,
                 attachment: None,
             })
@@ -80,7 +98,7 @@ pub async fn seed(dir: &Path, total: u64) -> f64 {
     total as f64 / started.elapsed().as_secs_f64().max(1e-9)
 }
 
-fn new_user(session_id: &str, name: &str) -> natter_server::store::NewUser {
+pub fn new_user(session_id: &str, name: &str) -> natter_server::store::NewUser {
     natter_server::store::NewUser {
         session_id: session_id.into(),
         user_id: name.into(),

@@ -128,7 +128,7 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
                 failed += 1;
                 eprintln!("client {index} failed: {error}");
             }
-            Ok(Some(Report::Delivered { .. })) => {}
+            Ok(Some(Report::Delivered { .. } | Report::Acked { .. })) => {}
             Ok(None) | Err(_) => break,
         }
     }

@@ -2,6 +2,7 @@
 //! private-messaging guide's protocol), and the sweep that writes BENCHMARKS.md.
 
 mod client;
+mod conversations;
 mod history;
 mod load;
 mod proc;
@@ -68,6 +69,15 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         churn: usize,
     },
+    /// Search latency over many stored messages and group fan-out cost; prints Markdown.
+    Conversations {
+        #[arg(long)]
+        natter_bin: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 200)]
+        members: usize,
+    },
     /// natter-server against the Node baseline over a sweep of loads; writes a Markdown report.
     Sweep {
         #[arg(long)]
@@ -123,6 +133,19 @@ async fn main() {
                 clients,
                 rate,
                 churn,
+            })
+            .await;
+            println!("{report}");
+        }
+        Command::Conversations {
+            natter_bin,
+            messages,
+            members,
+        } => {
+            let report = conversations::run(&conversations::Config {
+                natter_bin,
+                messages,
+                members,
             })
             .await;
             println!("{report}");

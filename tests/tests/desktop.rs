@@ -793,8 +793,16 @@ async fn groups_images_and_search_in_the_window() {
     // A new group with Bob and Carol.
     click(&c, "[data-testid=new-group]").await;
     type_into(&c, "[data-testid=group-name]", "Lunch crew").await;
-    click(&c, &format!("[data-testid=group-member][data-user-id='{b}']")).await;
-    click(&c, &format!("[data-testid=group-member][data-user-id='{cr}']")).await;
+    click(
+        &c,
+        &format!("[data-testid=group-member][data-user-id='{b}']"),
+    )
+    .await;
+    click(
+        &c,
+        &format!("[data-testid=group-member][data-user-id='{cr}']"),
+    )
+    .await;
     click(&c, "[data-testid=create-group]").await;
     let announced = bob.client.next(event::GROUP).await;
     assert_eq!(announced["name"], "Lunch crew");
@@ -846,7 +854,10 @@ async fn groups_images_and_search_in_the_window() {
         img.attr("src").await.ok()?
     })
     .await;
-    assert!(preview.starts_with("data:image/png;base64,"), "{preview:.40}");
+    assert!(
+        preview.starts_with("data:image/png;base64,"),
+        "{preview:.40}"
+    );
     // Bob answers in the group: shown there, under his name.
     bob.client
         .ack(

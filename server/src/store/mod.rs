@@ -14,6 +14,7 @@
 //! - a revoked session is refused by every node from the moment `revoke_*` returns.
 
 pub mod redis;
+mod search;
 pub mod sqlite;
 
 use async_trait::async_trait;
