@@ -35,6 +35,8 @@ fn help_names_every_flag_with_its_environment_variable() {
         ("--fetch-burst-bytes", "NATTER_FETCH_BURST_BYTES"),
         ("--name", "NATTER_NAME"),
         ("--no-discovery", "NATTER_NO_DISCOVERY"),
+        ("--max-file-bytes", "NATTER_MAX_FILE_BYTES"),
+        ("--files-dir", "NATTER_FILES_DIR"),
     ] {
         assert!(
             help.contains(flag) && help.contains(env),
