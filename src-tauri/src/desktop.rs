@@ -399,7 +399,7 @@ impl Desktop {
                     None => sender,
                 },
                 content: match (&message.attachment, message.content.trim().is_empty()) {
-                    (Some(a), true) => format!("📎 {}", a.name),
+                    (Some(a), true) => format!("File: {}", a.name),
                     _ => message.content.clone(),
                 },
             }

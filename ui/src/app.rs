@@ -861,7 +861,7 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
             <For each=uploads key=|u| (u.id, u.sent, u.done.clone()) let:upload>
                 <div class="msg self upload" data-testid="upload" data-failed=upload.done.is_some().to_string()>
                     <div class="bubble">
-                        <div class="file-name">{format!("📎 {}", upload.name)}</div>
+                        <div class="file-name">{upload.name.clone()}</div>
                         {match upload.done.clone() {
                             Some(Err(e)) => view! {
                                 <div class="error" role="alert">{e}
@@ -889,7 +889,13 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
         </Show>
         <form class="composer" on:submit=move |ev: SubmitEvent| { ev.prevent_default(); send(); }>
             <button type="button" class="attach" data-testid="attach" title="Send a file"
-                on:click=attach>"📎"</button>
+                on:click=attach>
+                // A paper clip: the emoji is missing from many desktops' fonts.
+                <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                    <path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5"
+                        fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/>
+                </svg>
+            </button>
             <textarea data-testid="message-input" rows="1" placeholder="Write a message…"
                 bind:value=draft
                 on:input=on_input
@@ -950,7 +956,7 @@ fn MessageRow(
             <div data-testid="message" data-from-self="true" data-status=status
                 class="msg self pending">
                 {entry.attachment.clone().map(|a| view! {
-                    <div class="bubble file-card">{format!("📎 {} · {}", a.name, size_text(a.size))}</div>
+                    <div class="bubble file-card">{format!("{} · {}", a.name, size_text(a.size))}</div>
                 })}
                 {(!entry.content.is_empty()).then(|| view! {
                     <div class="bubble" dir="auto">{entry.content.clone()}</div>
