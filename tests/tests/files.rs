@@ -420,3 +420,39 @@ async fn a_file_uploaded_through_one_node_downloads_through_another() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Uploads spend the sender's message budget: a script cannot fill the disk at line speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_count_against_the_rate_limit() {
+    let (_dir, server) =
+        fresh_server(&["--messages-per-second", "1", "--message-burst", "2"]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let bob = SioClient::login(&server.url, "bob").await;
+    let (a, b) = (
+        alice.session.session_id.clone(),
+        bob.session.session_id.clone(),
+    );
+    let upload = |session: String| {
+        let server = &server;
+        async move { http::upload(server, &session, "a.txt", "text/plain", b"hello".to_vec()).await }
+    };
+    assert_eq!(upload(a.clone()).await.status, 201);
+    assert_eq!(upload(a.clone()).await.status, 201);
+    let third = upload(a.clone()).await;
+    assert_eq!(third.status, 429);
+    assert!(
+        third
+            .header("retry-after")
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1),
+        "{:?}",
+        third.headers
+    );
+    // Someone else's budget is their own.
+    assert_eq!(upload(b.clone()).await.status, 201);
+    assert_eq!(
+        stored_files(&server).len(),
+        3,
+        "the refused upload left nothing"
+    );
+}
