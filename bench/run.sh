@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 command -v taskset >/dev/null || { echo "taskset (util-linux) is needed" >&2; exit 1; }
 [ -d bench/baseline/node_modules/socket.io ] || npm ci --prefix bench/baseline --no-audit --no-fund --loglevel=error
+./scripts/patch-crates.sh
 cargo build --release --locked -p natter-server -p natter-bench
 # Thousands of sockets on each side.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

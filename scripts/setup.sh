@@ -47,6 +47,8 @@ if ! command -v cargo >/dev/null; then
   echo "Rust is missing: install it with rustup (https://rustup.rs), then run this again." >&2
   exit 1
 fi
+# Before any cargo command reads the workspace: its [patch.crates-io] points there.
+./scripts/patch-crates.sh
 if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
   log "adding the wasm32 target"
   rustup target add wasm32-unknown-unknown

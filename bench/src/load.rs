@@ -54,7 +54,10 @@ pub struct LoadResult {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub rss_before_kib: u64,
+    /// Resident memory once idle after the logins (see [`wait_idle`]).
     pub rss_logged_in_kib: u64,
+    /// How long after the last login the server became idle.
+    pub settle_ms: f64,
     pub rss_per_connection_kib: f64,
     pub rss_under_load_kib: u64,
     /// CPU used while messages were sent, in % of one core: the server's, and this load
@@ -78,6 +81,26 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
     }
+}
+
+/// Waits until process `pid` has used under 2 % of a core for two seconds in a row (at most
+/// twenty seconds); how long that took.
+async fn wait_idle(pid: u32) -> Duration {
+    let started = Instant::now();
+    let pid = pid.to_string();
+    let mut last = cpu_seconds(&pid).unwrap_or(0.0);
+    let mut quiet = 0;
+    while quiet < 4 && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = cpu_seconds(&pid).unwrap_or(0.0);
+        quiet = if (now - last) / 0.5 < 0.02 {
+            quiet + 1
+        } else {
+            0
+        };
+        last = now;
+    }
+    started.elapsed()
 }
 
 pub async fn run(cfg: &LoadConfig) -> LoadResult {
@@ -133,8 +156,13 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
         }
     }
     result.login_all_ms = ms(last_login - clock);
-    // Let the `user connected` broadcasts settle before reading memory.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Memory is read once the server is idle: the storm's `user connected` broadcasts are
+    // still being written for a while after the last `users` arrived, and a runtime may hand
+    // freed memory back to the system only then (glibc's through natter's trimmer, Node's GC).
+    result.settle_ms = match cfg.server_pid {
+        Some(pid) => ms(wait_idle(pid).await),
+        None => 0.0,
+    };
     result.rss_logged_in_kib = rss(cfg.server_pid);
     if result.connected > 0 {
         result.rss_per_connection_kib = result

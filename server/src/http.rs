@@ -87,6 +87,7 @@ impl Server {
     /// Redis in cluster mode), builds the router, opens the admin socket and binds.
     pub async fn bind(config: &Config) -> Result<Self, ServeError> {
         let data_dir = DataDir::open(&config.data_dir())?;
+        crate::memory::spawn_trimmer();
         let tls = match (&config.tls_cert, &config.tls_key, config.no_tls) {
             (_, _, true) => None,
             (Some(cert), Some(key), false) => {
@@ -273,7 +274,13 @@ fn socket_io(config: &Config) -> socketioxide::SocketIoBuilder {
         // hundreds of people log in at once (each login is one `user connected` to everyone);
         // the queue only takes memory while it is full.
         .max_buffer_size(SOCKET_BUFFER_PACKETS)
+        // Each socket's websocket read buffer, for the life of the socket: our frames are
+        // small (a message of a few hundred bytes); a larger one takes a few more reads.
+        .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
 }
+
+/// See [`socket_io`]: engineioxide's default is 4 KiB.
+const WS_READ_BUFFER_BYTES: usize = 1024;
 
 /// The whole HTTP surface around a socket.io layer.
 fn router<L>(layer: L, config: &Config, health: Health, files: Files) -> Router
@@ -294,11 +301,52 @@ where
         .with_state(health)
         .merge(files.router())
         .layer(layer)
+        .layer(axum::middleware::from_fn(detach_upgrade_head))
         .layer(axum::middleware::from_fn_with_state(
             origins.clone(),
             origin_guard,
         ))
         .layer(cors(origins))
+}
+
+/// engineioxide keeps a websocket's upgrade request head (headers, URI) for the socket's life;
+/// as hyper parsed them, they are slices of the connection's 8 KiB read buffer, which would
+/// stay allocated as long as the socket lives. Copied into allocations of their own first, the
+/// buffer goes with the handshake. The extensions (hyper's upgrade among them) move as they are.
+async fn detach_upgrade_head(req: Request, next: Next) -> Response {
+    let upgrading = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if !upgrading {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let mut headers = axum::http::HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        // Standard names are static; others, and every value, are copied.
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    parts.headers = headers;
+    if let Ok(uri) = axum::http::Uri::try_from(parts.uri.to_string()) {
+        // axum's copy of the URI as it arrived is a slice of the same buffer.
+        if parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .is_some()
+        {
+            parts
+                .extensions
+                .insert(axum::extract::OriginalUri(uri.clone()));
+        }
+        parts.uri = uri;
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// What `/healthz` looks at.

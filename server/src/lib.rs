@@ -10,6 +10,7 @@
 //! - [`files`]: uploads, downloads and image previews over HTTP.
 //! - [`admin`]: operator commands over a Unix socket in the data dir.
 //! - [`limits`]: rate limits (token buckets).
+//! - [`memory`]: freed memory handed back to the system after bursts.
 //! - [`store`]: sessions, users, presence and messages behind one trait.
 //! - [`presence`]: ordering of one user's online/offline transitions.
 //! - [`http`]: the axum router (socket.io layer, `/healthz`, CORS) and serving.
@@ -26,6 +27,7 @@ pub mod handlers;
 pub mod http;
 pub mod ids;
 pub mod limits;
+pub mod memory;
 pub mod presence;
 pub mod pubsub;
 pub mod serve;
