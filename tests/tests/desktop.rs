@@ -826,6 +826,21 @@ async fn groups_images_and_search_in_the_window() {
         "members shown: {names}"
     );
 
+    // Dave joins later, added from the group's header.
+    let mut dave = SioClient::login(&server.url, "dave").await;
+    let d = dave.session.user_id.clone();
+    click(&c, "[data-testid=add-people]").await;
+    click(&c, &format!("[data-testid=add-member][data-user-id='{d}']")).await;
+    click(&c, "[data-testid=add-members]").await;
+    let joined = dave.client.next(event::GROUP).await;
+    assert_eq!(joined["groupID"], g.as_str());
+    eventually("dave in the member list", || async {
+        text(&c, "[data-testid=members]")
+            .await
+            .filter(|m| m.contains("dave"))
+    })
+    .await;
+
     // An image dropped on the window goes to the open group, with a preview.
     let picture = home.path().join("beach.png");
     image::RgbImage::from_fn(800, 400, |x, y| {

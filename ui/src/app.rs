@@ -584,6 +584,61 @@ fn NewGroup(state: RwSignal<AppState>, open: RwSignal<bool>) -> impl IntoView {
     }
 }
 
+/// Adding people to the open group: everyone not in it yet, ticked, then added.
+#[component]
+fn AddPeople(state: RwSignal<AppState>, open: RwSignal<bool>) -> impl IntoView {
+    let picked = RwSignal::new(std::collections::BTreeSet::<String>::new());
+    let error = RwSignal::new(None::<String>);
+    let outside = move || {
+        state.with(|s| {
+            let members = s
+                .selected_user()
+                .map(|g| g.members.clone())
+                .unwrap_or_default();
+            s.users()
+                .iter()
+                .filter(|u| !members.contains(&u.user_id))
+                .map(|u| (u.user_id.clone(), u.username.clone()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Some(group_id) = state.with_untracked(|s| s.selected.clone()) else {
+            return;
+        };
+        let members: Vec<String> = picked.get_untracked().into_iter().collect();
+        spawn_local(async move {
+            match shell::add_members(group_id, members).await {
+                Ok(group) => {
+                    state.update(|s| s.apply(AppEvent::Group { group }));
+                    open.set(false);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <form class="add-people" data-testid="add-people-form" on:submit=submit>
+            <For each=outside key=|p| p.0.clone() let:person>
+                <label class="check">
+                    <input type="checkbox" data-testid="add-member" data-user-id=person.0.clone()
+                        on:change={
+                            let id = person.0.clone();
+                            move |ev| {
+                                let on = event_target_checked(&ev);
+                                picked.update(|p| { if on { p.insert(id.clone()); } else { p.remove(&id); } });
+                            }
+                        }/>
+                    {person.1.clone()}
+                </label>
+            </For>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <button type="submit" data-testid="add-members">"Add"</button>
+        </form>
+    }
+}
+
 /// What a group row shows: id, name, member count, unread, selected.
 type GroupRowData = (String, String, usize, u32, bool);
 
@@ -658,6 +713,7 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
             })
         })
     };
+    let adding = RwSignal::new(false);
     let leave = move |_| {
         let Some(id) = state.with_untracked(|s| s.selected.clone()) else {
             return;
@@ -844,6 +900,8 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
                 </div>
             })}
             <Show when=move || members().is_some()>
+                <button class="mute" data-testid="add-people"
+                    on:click=move |_| adding.update(|v| *v = !*v)>"Add people"</button>
                 <button class="leave" data-testid="leave-group" on:click=leave>"Leave"</button>
             </Show>
             <button class="mute" data-testid="mute" data-muted=move || muted().to_string()
@@ -851,6 +909,9 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
                 {move || if muted() { "Muted" } else { "Mute" }}
             </button>
         </header>
+        <Show when=move || adding.get() && members().is_some()>
+            <AddPeople state open=adding/>
+        </Show>
         <div class="messages" node_ref=list on:scroll=on_scroll>
             <Show when=loading>
                 <div class="loading-older">"Loading older messages…"</div>

@@ -2,10 +2,10 @@
 //! shared IPC models. Values cross as JSON text, so numbers (message ids) keep their meaning.
 
 use natter_protocol::ipc::{
-    AppEvent, AttentionArgs, CreateGroupArgs, EVENT, FetchOlderArgs, FileArgs, GroupArgs,
-    LoginArgs, MarkReadArgs, PickFileArgs, Preferences, SearchArgs, SendArgs, SendFileArgs,
-    SendOutcome, SetPasswordArgs, SetPreferencesArgs, SetReceiptsArgs, TrustArgs, TypingArgs,
-    ViewingArgs, command,
+    AddMembersArgs, AppEvent, AttentionArgs, CreateGroupArgs, EVENT, FetchOlderArgs, FileArgs,
+    GroupArgs, LoginArgs, MarkReadArgs, PickFileArgs, Preferences, SearchArgs, SendArgs,
+    SendFileArgs, SendOutcome, SetPasswordArgs, SetPreferencesArgs, SetReceiptsArgs, TrustArgs,
+    TypingArgs, ViewingArgs, command,
 };
 use natter_protocol::{Group, MessagePage, SearchResults};
 use serde::Serialize;
@@ -133,6 +133,10 @@ pub async fn logout() -> Result<(), String> {
 
 pub async fn create_group(name: String, members: Vec<String>) -> Result<Group, String> {
     invoke(command::CREATE_GROUP, &CreateGroupArgs { name, members }).await
+}
+
+pub async fn add_members(group_id: String, members: Vec<String>) -> Result<Group, String> {
+    invoke(command::ADD_MEMBERS, &AddMembersArgs { group_id, members }).await
 }
 
 pub async fn leave_group(group_id: String) -> Result<(), String> {
