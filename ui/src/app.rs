@@ -563,24 +563,41 @@ fn NewGroup(state: RwSignal<AppState>, open: RwSignal<bool>) -> impl IntoView {
         <form class="new-group-form" data-testid="new-group-form" on:submit=submit>
             <input data-testid="group-name" placeholder="Group name" bind:value=name maxlength="64"/>
             <div class="pick">
-                <For each=people key=|p| p.0.clone() let:person>
-                    <label class="check">
-                        <input type="checkbox" data-testid="group-member"
-                            data-user-id=person.0.clone()
-                            on:change={
-                                let id = person.0.clone();
-                                move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    picked.update(|p| { if on { p.insert(id.clone()); } else { p.remove(&id); } });
-                                }
-                            }/>
-                        {person.1.clone()}
-                    </label>
-                </For>
+                <PeoplePicker people=Signal::derive(people) picked testid="group-member"/>
             </div>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <button type="submit" data-testid="create-group">"Create group"</button>
         </form>
+    }
+}
+
+/// A checkbox per person `(userID, name)`; the ticked ones are in `picked`.
+#[component]
+fn PeoplePicker(
+    people: Signal<Vec<(String, String)>>,
+    picked: RwSignal<std::collections::BTreeSet<String>>,
+    testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <For each=move || people.get() key=|p| p.0.clone() let:person>
+            <label class="check">
+                <input type="checkbox" data-testid=testid data-user-id=person.0.clone()
+                    on:change={
+                        let id = person.0.clone();
+                        move |ev| {
+                            let on = event_target_checked(&ev);
+                            picked.update(|p| {
+                                if on {
+                                    p.insert(id.clone());
+                                } else {
+                                    p.remove(&id);
+                                }
+                            });
+                        }
+                    }/>
+                {person.1.clone()}
+            </label>
+        </For>
     }
 }
 
@@ -620,19 +637,7 @@ fn AddPeople(state: RwSignal<AppState>, open: RwSignal<bool>) -> impl IntoView {
     };
     view! {
         <form class="add-people" data-testid="add-people-form" on:submit=submit>
-            <For each=outside key=|p| p.0.clone() let:person>
-                <label class="check">
-                    <input type="checkbox" data-testid="add-member" data-user-id=person.0.clone()
-                        on:change={
-                            let id = person.0.clone();
-                            move |ev| {
-                                let on = event_target_checked(&ev);
-                                picked.update(|p| { if on { p.insert(id.clone()); } else { p.remove(&id); } });
-                            }
-                        }/>
-                    {person.1.clone()}
-                </label>
-            </For>
+            <PeoplePicker people=Signal::derive(outside) picked testid="add-member"/>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <button type="submit" data-testid="add-members">"Add"</button>
         </form>
