@@ -494,7 +494,7 @@ pub const SEARCH_MAX_BYTES: usize = 256;
 /// The most results one search returns.
 pub const SEARCH_MAX_RESULTS: u32 = 100;
 
-/// A stored private message, as delivered and as acknowledged.
+/// A stored message (private, or to a group), as delivered and as acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Extension: server-assigned id, increasing in the order messages were stored.
@@ -534,7 +534,7 @@ pub const CLIENT_ID_MAX_BYTES: usize = 64;
 /// Extension `fetch messages`: a page of one conversation, older than `before`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchMessages {
-    /// The other user of the conversation.
+    /// The other user of the conversation, or a groupID.
     pub with: String,
     /// Only messages with an id lower than this; the newest page when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -265,8 +265,8 @@ async fn upload(State(files): State<Files>, req: Request) -> Result<Response, Fi
     Ok((StatusCode::CREATED, axum::Json(info)).into_response())
 }
 
-/// The record of a file `me` may see; `NotFound` for everything else, so ids cannot be
-/// probed.
+/// The record of a file `me` may see (they uploaded it, or it was sent to them); `NotFound`
+/// for everything else, so ids cannot be probed.
 async fn visible(
     files: &Files,
     headers: &HeaderMap,
@@ -276,15 +276,17 @@ async fn visible(
     if !file_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(FileError::NotFound);
     }
-    if !files.0.store.file_visible_to(file_id, &me.user_id).await? {
-        return Err(FileError::NotFound);
-    }
-    files
+    let record = files
         .0
         .store
         .file(file_id)
         .await?
-        .ok_or(FileError::NotFound)
+        .ok_or(FileError::NotFound)?;
+    if record.uploader == me.user_id || files.0.store.file_sent_to(file_id, &me.user_id).await? {
+        Ok(record)
+    } else {
+        Err(FileError::NotFound)
+    }
 }
 
 /// `GET /files/{fileID}`: the bytes, with ranges, under the uploaded name and type.

@@ -757,6 +757,7 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
         })
     };
     let loading = move || state.with(|s| s.selected_user().is_some_and(|u| u.loading_older));
+    let focus = Memo::new(move |_| state.with(|s| s.focus));
 
     let list = NodeRef::<leptos::html::Div>::new();
     let pinned = StoredValue::new(true);
@@ -922,7 +923,7 @@ fn Conversation(state: RwSignal<AppState>) -> impl IntoView {
                 <div class="loading-older">"Loading older messages…"</div>
             </Show>
             <For each=items key=item_key let:item>
-                <MessageRow state item online=Signal::derive(online)/>
+                <MessageRow state item online=Signal::derive(online) focus/>
             </For>
             <For each=uploads key=|u| (u.id, u.sent, u.done.clone()) let:upload>
                 <div class="msg self upload" data-testid="upload" data-failed=upload.done.is_some().to_string()>
@@ -989,6 +990,8 @@ fn MessageRow(
     state: RwSignal<AppState>,
     item: TimelineItem,
     online: Signal<bool>,
+    /// The message a search result brings into view.
+    focus: Memo<Option<u64>>,
 ) -> impl IntoView {
     let status = item.delivery().as_str();
     match item {
@@ -999,7 +1002,7 @@ fn MessageRow(
         } => view! {
             <div data-testid="message" data-from-self=from_self.to_string()
                 data-message-id=message.id.to_string() data-status=status
-                class="msg" class:self=from_self class:focused=focused_row(state, message.id)>
+                class="msg" class:self=from_self class:focused=focused_row(focus, message.id)>
                 {(natter_protocol::is_group_id(&message.to) && !from_self).then(|| view! {
                     <div class="sender">{state.with_untracked(|s| s.name_of(&message.from))}</div>
                 })}
@@ -1038,8 +1041,9 @@ fn MessageRow(
 
 /// Whether the message `id` is the one to bring into view (a search result), scrolling it
 /// there once its row is on the page.
-fn focused_row(state: RwSignal<AppState>, id: u64) -> impl Fn() -> bool + Copy + 'static {
-    let focused = move || state.with(|s| s.focus == Some(id));
+/// Reads a memo, so a row reacts to the focus changing, not to every event the state applies.
+fn focused_row(focus: Memo<Option<u64>>, id: u64) -> impl Fn() -> bool + Copy + 'static {
+    let focused = move || focus.get() == Some(id);
     Effect::new(move |_| {
         if !focused() {
             return;
@@ -1058,6 +1062,13 @@ fn focused_row(state: RwSignal<AppState>, id: u64) -> impl Fn() -> bool + Copy +
     focused
 }
 
+thread_local! {
+    /// Previews already fetched, by fileID: a row drawn again (a receipt changed its key, the
+    /// conversation was opened again) shows its image without asking the server again.
+    static PREVIEWS: std::cell::RefCell<std::collections::HashMap<String, String>> =
+        Default::default();
+}
+
 /// A file in a message: an image shows its preview inline; anything else is a card with its
 /// name and size. A click saves it to the Downloads folder.
 #[component]
@@ -1065,12 +1076,18 @@ fn AttachmentView(attachment: natter_protocol::Attachment) -> impl IntoView {
     let preview = RwSignal::new(None::<String>);
     if natter_protocol::files::has_preview(&attachment.media_type) {
         let (id, name) = (attachment.file_id.clone(), attachment.name.clone());
-        spawn_local(async move {
-            match shell::preview(id, name).await {
-                Ok(url) => preview.set(Some(url)),
-                Err(e) => warn("image preview", e),
-            }
-        });
+        match PREVIEWS.with_borrow(|p| p.get(&id).cloned()) {
+            Some(url) => preview.set(Some(url)),
+            None => spawn_local(async move {
+                match shell::preview(id.clone(), name).await {
+                    Ok(url) => {
+                        PREVIEWS.with_borrow_mut(|p| p.insert(id, url.clone()));
+                        preview.set(Some(url));
+                    }
+                    Err(e) => warn("image preview", e),
+                }
+            }),
+        }
     }
     let saved = RwSignal::new(None::<Result<String, String>>);
     let save = {

@@ -294,9 +294,9 @@ pub trait Store: Send + Sync + 'static {
     /// The file with this id.
     async fn file(&self, file_id: &str) -> StoreResult<Option<FileRecord>>;
 
-    /// Whether `user_id` may download the file: they uploaded it, or it was sent in one of
-    /// their conversations (a group they are a member of now).
-    async fn file_visible_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool>;
+    /// Whether the file was sent to `user_id`: in a private message to them, or to a group they
+    /// are a member of now. (Its uploader, the only one who can send it, has it anyway.)
+    async fn file_sent_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool>;
 
     /// Messages of `user_id`'s own conversations (or of `within`, one of them) whose content
     /// holds `query` (case-insensitive), newest first.

@@ -14,7 +14,7 @@
 //! userIDs by joining order; `groups:<user>` → sorted set of the user's groupIDs; a group's
 //! messages are in `conv:<g>:<g>`, and `gsent:<g>:<user>` holds the ids of those the user sent
 //! (unread = the group's after the marker minus one's own); `file:<id>` → hash of an upload's
-//! record; `file:<id>:convs` → the users and groups it was sent to.
+//! record; `file:<id>:convs` → the users and groups it was sent to (its uploader sent it).
 //! Nothing expires but heartbeats: history is kept until someone deletes it.
 
 use std::collections::HashMap;
@@ -90,7 +90,6 @@ if ARGV[5] ~= '' then m.clientId = ARGV[5] end
 if ARGV[6] ~= '' then
   m.attachment = cjson.decode(ARGV[6])
   redis.call('SADD', KEYS[7], ARGV[2])
-  if ARGV[7] ~= 'group' then redis.call('SADD', KEYS[7], ARGV[1]) end
 end
 local json = cjson.encode(m)
 redis.call('ZADD', KEYS[3], id, json)
@@ -937,14 +936,14 @@ impl Store for RedisStore {
 
     async fn create_group(&self, group: GroupRecord) -> StoreResult<()> {
         let mut conn = self.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        pipe.hset_multiple(
-            group_key(&group.group_id),
-            &[("name", &group.name), ("createdBy", &group.created_by)],
-        )
-        .ignore();
-        pipe.query_async::<()>(&mut conn).await?;
+        redis::cmd("HSET")
+            .arg(group_key(&group.group_id))
+            .arg("name")
+            .arg(&group.name)
+            .arg("createdBy")
+            .arg(&group.created_by)
+            .query_async::<()>(&mut conn)
+            .await?;
         self.add_members(&group.group_id, &group.members).await?;
         Ok(())
     }
@@ -1136,16 +1135,8 @@ impl Store for RedisStore {
         }))
     }
 
-    async fn file_visible_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool> {
+    async fn file_sent_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool> {
         let mut conn = self.conn.clone();
-        let uploader: Option<String> = redis::cmd("HGET")
-            .arg(file_key(file_id))
-            .arg("uploader")
-            .query_async(&mut conn)
-            .await?;
-        if uploader.as_deref() == Some(user_id) {
-            return Ok(true);
-        }
         let mut candidates = self.group_ids_of(user_id).await?;
         candidates.push(user_id.to_owned());
         let found: Vec<bool> = redis::cmd("SMISMEMBER")

@@ -1606,21 +1606,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn file_visible_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool> {
+    async fn file_sent_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool> {
         let groups = serde_json::to_string(&self.directory().groups_of(user_id))
             .map_err(|e| StoreError::Commit(e.to_string()))?;
         let (fid, uid) = (file_id.to_owned(), user_id.to_owned());
         self.read(move |conn| {
-            let uploaded = conn
-                .prepare_cached("SELECT 1 FROM files WHERE file_id = ?1 AND uploader = ?2")?
-                .exists(params![fid, uid])?;
-            Ok(uploaded
-                || conn
-                    .prepare_cached(
-                        "SELECT 1 FROM messages WHERE attachment_id = ?1 AND (sender = ?2 \
-                         OR recipient = ?2 OR recipient IN (SELECT value FROM json_each(?3)))",
-                    )?
-                    .exists(params![fid, uid, groups])?)
+            Ok(conn
+                .prepare_cached(
+                    "SELECT 1 FROM messages WHERE attachment_id = ?1 \
+                     AND (recipient = ?2 OR recipient IN (SELECT value FROM json_each(?3)))",
+                )?
+                .exists(params![fid, uid, groups])?)
         })
         .await
     }
