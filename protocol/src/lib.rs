@@ -446,28 +446,14 @@ pub struct Attachment {
     pub media_type: String,
 }
 
-/// The answer to an upload (`POST /files`).
+/// The answer to an upload (`POST /files`): the file as messages carry it, and its hash
+/// (`{fileID, name, size, type, sha256}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInfo {
-    #[serde(rename = "fileID")]
-    pub file_id: String,
-    pub name: String,
-    pub size: u64,
-    #[serde(rename = "type")]
-    pub media_type: String,
+    #[serde(flatten)]
+    pub file: Attachment,
     /// Lowercase hex.
     pub sha256: String,
-}
-
-impl FileInfo {
-    pub fn attachment(&self) -> Attachment {
-        Attachment {
-            file_id: self.file_id.clone(),
-            name: self.name.clone(),
-            size: self.size,
-            media_type: self.media_type.clone(),
-        }
-    }
 }
 
 /// Extension `search messages`.
@@ -797,6 +783,23 @@ mod tests {
             json!({"userID": "u", "username": "alice", "connected": true, "messages": [],
                    "unread": 2, "readUpTo": 9})
         );
+    }
+
+    #[test]
+    fn an_upload_answer_is_the_attachment_and_its_hash_flat() {
+        let info = FileInfo {
+            file: Attachment {
+                file_id: "f1".into(),
+                name: "a.png".into(),
+                size: 3,
+                media_type: "image/png".into(),
+            },
+            sha256: "ab".into(),
+        };
+        let wire = json!({"fileID": "f1", "name": "a.png", "size": 3, "type": "image/png",
+                          "sha256": "ab"});
+        assert_eq!(serde_json::to_value(&info).unwrap(), wire);
+        assert_eq!(serde_json::from_value::<FileInfo>(wire).unwrap(), info);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt;
 use natter_protocol::files::{self as wire, FILE_NAME_HEADER, FILE_NAME_MAX_BYTES};
-use natter_protocol::{FileInfo, allowed_in_content};
+use natter_protocol::{Attachment, FileInfo, allowed_in_content};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -245,10 +245,12 @@ async fn upload(State(files): State<Files>, req: Request) -> Result<Response, Fi
     tokio::fs::rename(&temp_path, &final_path).await?;
     temp.0 = Some(final_path);
     let info = FileInfo {
-        file_id,
-        name,
-        size,
-        media_type,
+        file: Attachment {
+            file_id,
+            name,
+            size,
+            media_type,
+        },
         sha256: hex::encode(hasher.finalize()),
     };
     files
@@ -261,7 +263,7 @@ async fn upload(State(files): State<Files>, req: Request) -> Result<Response, Fi
         .await?;
     // Recorded: the file stays.
     temp.0 = None;
-    tracing::debug!(user = %me.user_id, file = %info.file_id, size, "file uploaded");
+    tracing::debug!(user = %me.user_id, file = %info.file.file_id, size, "file uploaded");
     Ok((StatusCode::CREATED, axum::Json(info)).into_response())
 }
 
@@ -301,7 +303,13 @@ async fn download(
         tracing::error!(file = %file_id, path = %path.display(), "a recorded file is missing from the files dir");
         return Err(FileError::NotFound);
     }
-    serve_file(&path, req, &record.info.media_type, Some(&record.info.name)).await
+    serve_file(
+        &path,
+        req,
+        &record.info.file.media_type,
+        Some(&record.info.file.name),
+    )
+    .await
 }
 
 /// Streams a file with tower-http (ranges, conditional requests), under our headers.
@@ -349,7 +357,9 @@ async fn preview(
     req: Request,
 ) -> Result<Response, FileError> {
     let record = visible(&files, req.headers(), &file_id).await?;
-    if !wire::has_preview(&record.info.media_type) || record.info.size > PREVIEW_MAX_SOURCE_BYTES {
+    if !wire::has_preview(&record.info.file.media_type)
+        || record.info.file.size > PREVIEW_MAX_SOURCE_BYTES
+    {
         return Err(FileError::NotFound);
     }
     let source = files.path_of(&file_id);

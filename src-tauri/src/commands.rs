@@ -206,9 +206,9 @@ pub async fn send_file<R: Runtime>(
         let info = files::upload(&endpoint, &path, progress)
             .await
             .map_err(|e| AppError::Rejected(e.to_string()))?;
-        upload.sent = info.size;
-        upload.total = info.size;
-        conn.send(&to, "", Some(info.attachment())).await?;
+        upload.sent = info.file.size;
+        upload.total = info.file.size;
+        conn.send(&to, "", Some(info.file)).await?;
         Ok::<(), AppError>(())
     }
     .await;

@@ -91,7 +91,7 @@ pub(super) async fn store_checked(
     let attachment = match &msg.attachment {
         None => None,
         Some(r) => match app.store.file(&r.file_id).await? {
-            Some(f) if f.uploader == me.user_id => Some(f.info.attachment()),
+            Some(f) if f.uploader == me.user_id => Some(f.info.file),
             _ => return Err(Rejection::UnknownFile),
         },
     };

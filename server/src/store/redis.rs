@@ -1087,7 +1087,7 @@ impl Store for RedisStore {
 
     async fn insert_file(&self, file: FileRecord) -> StoreResult<()> {
         let mut conn = self.conn.clone();
-        let i = &file.info;
+        let i = &file.info.file;
         redis::cmd("HSET")
             .arg(file_key(&i.file_id))
             .arg("uploader")
@@ -1099,7 +1099,7 @@ impl Store for RedisStore {
             .arg("type")
             .arg(&i.media_type)
             .arg("sha256")
-            .arg(&i.sha256)
+            .arg(&file.info.sha256)
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
@@ -1123,12 +1123,14 @@ impl Store for RedisStore {
         };
         Ok(Some(FileRecord {
             info: natter_protocol::FileInfo {
-                file_id: file_id.to_owned(),
-                name,
-                size: size
-                    .parse()
-                    .map_err(|_| StoreError::Redis(format!("bad stored file size {size}")))?,
-                media_type,
+                file: natter_protocol::Attachment {
+                    file_id: file_id.to_owned(),
+                    name,
+                    size: size
+                        .parse()
+                        .map_err(|_| StoreError::Redis(format!("bad stored file size {size}")))?,
+                    media_type,
+                },
                 sha256,
             },
             uploader,

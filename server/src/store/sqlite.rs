@@ -1562,7 +1562,7 @@ impl Store for SqliteStore {
 
     async fn insert_file(&self, file: FileRecord) -> StoreResult<()> {
         self.directory_write(move |conn| {
-            let i = &file.info;
+            let (i, sha256) = (&file.info.file, &file.info.sha256);
             conn.prepare_cached(
                 "INSERT INTO files (file_id, uploader, name, size, media_type, sha256, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1573,7 +1573,7 @@ impl Store for SqliteStore {
                 i.name,
                 i.size as i64,
                 i.media_type,
-                i.sha256,
+                sha256,
                 now_ms()
             ])
         })
@@ -1592,10 +1592,12 @@ impl Store for SqliteStore {
                 .query_row(params![id], |r| {
                     Ok(FileRecord {
                         info: natter_protocol::FileInfo {
-                            file_id: r.get(0)?,
-                            name: r.get(2)?,
-                            size: r.get::<_, i64>(3)?.max(0) as u64,
-                            media_type: r.get(4)?,
+                            file: natter_protocol::Attachment {
+                                file_id: r.get(0)?,
+                                name: r.get(2)?,
+                                size: r.get::<_, i64>(3)?.max(0) as u64,
+                                media_type: r.get(4)?,
+                            },
                             sha256: r.get(5)?,
                         },
                         uploader: r.get(1)?,
