@@ -26,6 +26,9 @@ pub struct LoadConfig {
     /// Spread the clients over loopback addresses (20 per address, as people on a LAN come
     /// from their own machines), so a server with its per-address limits on can be measured.
     pub spread: bool,
+    /// Clients take presence the guide's way (`user connected` per login) rather than
+    /// batched (`batchPresence`, as Natter's app asks; the baseline ignores it).
+    pub guide_presence: bool,
 }
 
 /// The loopback address client `i` connects from when spread.
@@ -118,6 +121,7 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
             let addr = cfg.addrs[i % cfg.addrs.len()];
             let auth = Auth {
                 username: Some(format!("bench{i}")),
+                batch_presence: !cfg.guide_presence,
                 ..Auth::default()
             };
             client::spawn(

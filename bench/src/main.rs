@@ -51,6 +51,10 @@ enum Command {
         /// per-address limits on.
         #[arg(long)]
         spread: bool,
+        /// Take presence the guide's way (one `user connected` per login) instead of batched
+        /// as Natter's app does.
+        #[arg(long)]
+        guide_presence: bool,
     },
     /// Hours of use in minutes: moderate load with reconnect churn against a fresh
     /// natter-server; prints RSS growth, descriptors, WAL size and lost messages (Markdown).
@@ -107,6 +111,7 @@ async fn main() {
             server_pid,
             tls,
             spread,
+            guide_presence,
         } => {
             let r = load::run(&load::LoadConfig {
                 addrs: addr,
@@ -116,6 +121,7 @@ async fn main() {
                 server_pid,
                 tls,
                 spread,
+                guide_presence,
             })
             .await;
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());

@@ -68,6 +68,7 @@ async fn point(
         server_pid: Some(server.pid),
         tls: false,
         spread: false,
+        guide_presence: false,
     })
     .await;
     server.stop().await;

@@ -134,6 +134,8 @@ pub enum AppEvent {
     Users { users: Vec<User> },
     /// The server's `user connected`.
     UserConnected { user: User },
+    /// The server's `presence`: changes in the order they happened.
+    Presence { changes: Vec<crate::PresenceChange> },
     /// The server's `user disconnected`.
     UserDisconnected {
         #[serde(rename = "userID")]

@@ -22,6 +22,12 @@ pub mod event {
     pub const USER_CONNECTED: &str = "user connected";
     /// Server → everyone else: the userID (a bare string) of a user whose last socket left.
     pub const USER_DISCONNECTED: &str = "user disconnected";
+    /// Extension. Server → the sockets that asked for it in the handshake
+    /// ([`crate::Auth::batch_presence`]), instead of `user connected` and `user disconnected`:
+    /// a list of [`crate::PresenceChange`] in the order they happened, one event per short
+    /// window. A login storm then costs each socket a few events instead of one per newcomer.
+    /// A socket may find its own user's changes in it.
+    pub const PRESENCE: &str = "presence";
     /// Client → server: [`crate::SendMessage`]; server → recipient and sender's other sockets:
     /// [`crate::Message`]. The ack (if asked for) is a [`crate::Reply`] of a [`crate::Message`].
     pub const PRIVATE_MESSAGE: &str = "private message";
@@ -248,6 +254,14 @@ pub struct Auth {
         skip_serializing_if = "Option::is_none"
     )]
     pub join_password: Option<String>,
+    /// Extension: presence changes come batched in [`event::PRESENCE`] instead of one
+    /// `user connected` / `user disconnected` each.
+    #[serde(
+        rename = "batchPresence",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub batch_presence: bool,
 }
 
 /// Extension `set password`: protect one's name with a password, or change it.
@@ -319,6 +333,18 @@ pub struct User {
     /// id; 0 when nothing is known, or this user keeps receipts to themselves).
     #[serde(rename = "readUpTo", default, skip_serializing_if = "is_zero")]
     pub read_up_to: u64,
+}
+
+/// Extension: one entry of [`event::PRESENCE`]: a user's first socket connected
+/// (`connected: true`, with the name, so a client can list someone it has not seen yet) or
+/// their last socket left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceChange {
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub connected: bool,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use natter_protocol::{User, event};
+use natter_protocol::PresenceChange;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
 use crate::AppState;
 use crate::handlers::Identity;
-use crate::presence::Joined;
+use crate::presence::{self, Joined};
 use crate::store::StoreResult;
 use crate::store::redis::{NODES_KEY, RedisStore, node_alive_key, node_users_key};
 
@@ -33,7 +33,7 @@ pub fn spawn<A: Adapter>(io: SocketIo<A>, store: Arc<RedisStore>, app: AppState)
             if let Err(e) = reassert(&io, &store, &app).await {
                 tracing::warn!(error = %e, "presence refresh failed");
             }
-            if let Err(e) = reap(&io, &store).await {
+            if let Err(e) = reap(&io, &store, &app.presence_batches).await {
                 tracing::warn!(error = %e, "presence repair failed");
             }
         }
@@ -83,15 +83,12 @@ async fn reassert<A: Adapter>(
         }
         crate::store::Store::set_connected(store, &me.user_id, true).await?;
         tracing::warn!(user = %me.user_id, "presence restored after this node was declared dead");
-        let user = User {
+        let change = PresenceChange {
             user_id: me.user_id.clone(),
-            username: me.username.clone(),
+            username: Some(me.username.clone()),
             connected: true,
-            ..User::default()
         };
-        if let Err(e) = io.broadcast().emit(event::USER_CONNECTED, &user).await {
-            tracing::warn!(user = %me.user_id, error = ?e, "could not announce connection");
-        }
+        presence::announce(io, io.broadcast(), &app.presence_batches, change).await;
     }
     Ok(())
 }
@@ -113,7 +110,11 @@ async fn beat(store: &RedisStore) -> StoreResult<()> {
 }
 
 /// Takes over the presence of nodes whose heartbeat expired.
-async fn reap<A: Adapter>(io: &SocketIo<A>, store: &RedisStore) -> StoreResult<()> {
+async fn reap<A: Adapter>(
+    io: &SocketIo<A>,
+    store: &RedisStore,
+    batches: &Arc<presence::Batches>,
+) -> StoreResult<()> {
     let mut conn = store.connection();
     let nodes: Vec<String> = redis::cmd("SMEMBERS")
         .arg(NODES_KEY)
@@ -146,9 +147,12 @@ async fn reap<A: Adapter>(io: &SocketIo<A>, store: &RedisStore) -> StoreResult<(
             if crate::store::Store::is_connected(store, &user).await? {
                 continue;
             }
-            if let Err(e) = io.broadcast().emit(event::USER_DISCONNECTED, &user).await {
-                tracing::warn!(%user, error = ?e, "could not announce disconnection");
-            }
+            let change = PresenceChange {
+                user_id: user,
+                username: None,
+                connected: false,
+            };
+            presence::announce(io, io.broadcast(), batches, change).await;
         }
     }
     Ok(())

@@ -12,7 +12,8 @@
 //! - [`limits`]: rate limits (token buckets).
 //! - [`memory`]: freed memory handed back to the system after bursts.
 //! - [`store`]: sessions, users, presence and messages behind one trait.
-//! - [`presence`]: ordering of one user's online/offline transitions.
+//! - [`presence`]: ordering of one user's online/offline transitions, and announcing them
+//!   (the guide's events, or batched `presence` events for clients that ask).
 //! - [`http`]: the axum router (socket.io layer, `/healthz`, CORS) and serving.
 //! - [`cluster`]: several nodes over Redis: heartbeats and presence repair.
 //! - [`pubsub`]: the adapter's Redis pub/sub driver, reconnecting after a Redis restart.
@@ -102,6 +103,8 @@ pub struct AppInner {
     /// Refusals, logged as counted summaries.
     pub refusals: Arc<limits::Tally>,
     pub presence: presence::PresenceLocks,
+    /// Presence changes on their way to the clients that take them batched.
+    pub presence_batches: Arc<presence::Batches>,
 }
 
 impl AppState {
@@ -127,6 +130,7 @@ impl AppState {
             limits,
             auth,
             presence: presence::PresenceLocks::default(),
+            presence_batches: Arc::default(),
         }))
     }
 }

@@ -1,4 +1,5 @@
-//! Serialises one user's presence changes (first socket in, last socket out).
+//! Presence: one user's changes serialised (first socket in, last socket out), and announced to
+//! everyone else, the guide's way or batched.
 //!
 //! A user's connect and disconnect handlers run as separate tasks. Without ordering, a socket
 //! that drops while its own connect handler is still running could be announced offline first
@@ -7,7 +8,13 @@
 //! right one. Locks are striped: bounded memory, no per-user cleanup.
 
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::time::Duration;
 
+use natter_protocol::{PresenceChange, User, event};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::operators::BroadcastOperators;
 use tokio::sync::{Mutex, MutexGuard};
 
 const STRIPES: usize = 256;
@@ -34,6 +41,90 @@ impl PresenceLocks {
     }
 }
 
+/// The room of the sockets that asked for batched presence (`batchPresence` in the handshake).
+/// User ids are hex and group ids start with `g-`: no other room has this name.
+pub const BATCHED: &str = "natter:presence-batched";
+
+/// How long a change waits for others to share its `presence` event. In a login storm each
+/// socket gets one event per window instead of one per newcomer; a person coming online is
+/// shown this much later, which nobody can see.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(10);
+
+/// Tells everyone else about a change of `change.user_id`: the guide's clients get
+/// `user connected` (a [`User`]) or `user disconnected` (the bare userID) at once through
+/// `guide` (the broadcast minus whoever must not hear it), the batched clients get it in the
+/// next `presence` event.
+///
+/// Call it after the store records the change, under the user's presence lock: a newcomer's
+/// `users` (read from the store after it joined [`BATCHED`]) then never misses a change, and
+/// a change it already has arrives again only as the same state, in order.
+pub async fn announce<A: Adapter>(
+    io: &SocketIo<A>,
+    guide: BroadcastOperators<A>,
+    batches: &Arc<Batches>,
+    change: PresenceChange,
+) {
+    let guide = guide.except(BATCHED);
+    let sent = if change.connected {
+        let user = User {
+            user_id: change.user_id.clone(),
+            username: change.username.clone().unwrap_or_default(),
+            connected: true,
+            ..User::default()
+        };
+        guide.emit(event::USER_CONNECTED, &user).await
+    } else {
+        guide.emit(event::USER_DISCONNECTED, &change.user_id).await
+    };
+    if let Err(e) = sent {
+        tracing::warn!(user = %change.user_id, error = ?e, "could not announce presence");
+    }
+    let io = io.clone();
+    batches.push(change, move |batch| async move {
+        if let Err(e) = io.to(BATCHED).emit(event::PRESENCE, &batch).await {
+            tracing::warn!(changes = batch.len(), error = ?e, "could not send presence");
+        }
+    });
+}
+
+/// Presence changes waiting for their `presence` event, in the order they happened.
+#[derive(Default)]
+pub struct Batches {
+    pending: std::sync::Mutex<Vec<PresenceChange>>,
+    /// Held while a batch is taken and sent: batches leave in the order they were taken, even
+    /// when sending one waits (on the cluster's adapter).
+    sending: Mutex<()>,
+}
+
+impl Batches {
+    /// Queues `change`. The first change of a window schedules `send` with the whole window's
+    /// changes once it closes; later ones ride along.
+    pub fn push<F, Fut>(self: &Arc<Self>, change: PresenceChange, send: F)
+    where
+        F: FnOnce(Vec<PresenceChange>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let first = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.push(change);
+            pending.len() == 1
+        };
+        if !first {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(BATCH_WINDOW).await;
+            let _sending = this.sending.lock().await;
+            let batch =
+                std::mem::take(&mut *this.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            if !batch.is_empty() {
+                send(batch).await;
+            }
+        });
+    }
+}
+
 /// Marks, in a socket's extensions, that its connect handler joined the user's room and
 /// announced it; the disconnect handler only undoes what was done.
 #[derive(Debug, Clone, Copy)]
@@ -42,8 +133,6 @@ pub struct Joined;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn same_user_is_serialised() {
@@ -63,6 +152,63 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    fn change(user: &str, connected: bool) -> PresenceChange {
+        PresenceChange {
+            user_id: user.into(),
+            username: connected.then(|| user.to_uppercase()),
+            connected,
+        }
+    }
+
+    /// Pushes `change`, sending batches into `sent`.
+    fn push(
+        batches: &Arc<Batches>,
+        sent: &tokio::sync::mpsc::UnboundedSender<Vec<PresenceChange>>,
+        c: PresenceChange,
+    ) {
+        let sent = sent.clone();
+        batches.push(c, move |batch| async move {
+            let _ = sent.send(batch);
+        });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn changes_within_a_window_leave_together_in_order() {
+        let batches = Arc::new(Batches::default());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        push(&batches, &tx, change("a", true));
+        tokio::time::sleep(BATCH_WINDOW / 2).await;
+        push(&batches, &tx, change("b", true));
+        push(&batches, &tx, change("a", false));
+        assert!(rx.try_recv().is_err(), "nothing before the window closes");
+        tokio::time::sleep(BATCH_WINDOW).await;
+        assert_eq!(
+            rx.recv().await.unwrap(),
+            [change("a", true), change("b", true), change("a", false)]
+        );
+
+        // A change after the window opens the next one.
+        push(&batches, &tx, change("b", false));
+        tokio::time::sleep(BATCH_WINDOW * 2).await;
+        assert_eq!(rx.recv().await.unwrap(), [change("b", false)]);
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_send_keeps_later_batches_behind_it() {
+        let batches = Arc::new(Batches::default());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let slow = tx.clone();
+        batches.push(change("a", true), move |batch| async move {
+            tokio::time::sleep(BATCH_WINDOW * 5).await;
+            let _ = slow.send(batch);
+        });
+        tokio::time::sleep(BATCH_WINDOW * 2).await;
+        push(&batches, &tx, change("a", false));
+        assert_eq!(rx.recv().await.unwrap(), [change("a", true)]);
+        assert_eq!(rx.recv().await.unwrap(), [change("a", false)]);
     }
 }
 

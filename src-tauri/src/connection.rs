@@ -23,8 +23,8 @@ use futures_util::FutureExt;
 use natter_protocol::client;
 use natter_protocol::ipc::{AppEvent, ConnectionState, OutboxEntry, SendOutcome};
 use natter_protocol::{
-    Attachment, Done, ErrorCode, Group, Message, MessagePage, ReadMarker, Refusal, Reply,
-    SearchResults, Session, TypingFrom, User, UserRenamed, event,
+    Attachment, Auth, Done, ErrorCode, Group, Message, MessagePage, PresenceChange, ReadMarker,
+    Refusal, Reply, SearchResults, Session, TypingFrom, User, UserRenamed, event,
 };
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
@@ -47,15 +47,14 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    fn auth(&self) -> Value {
-        let mut auth = json!({ "username": self.username });
-        if let Some(p) = &self.password {
-            auth["password"] = json!(p);
+    fn auth(&self) -> Auth {
+        Auth {
+            username: Some(self.username.clone()),
+            password: self.password.clone(),
+            join_password: self.join_password.clone(),
+            batch_presence: true,
+            ..Auth::default()
         }
-        if let Some(j) = &self.join_password {
-            auth["joinPassword"] = json!(j);
-        }
-        auth
     }
 }
 
@@ -815,9 +814,15 @@ impl Manager {
             (Some(credentials), _) => credentials.auth(),
             // The username lets the server start over if it lost our session (wiped data),
             // and say "session revoked" if it was revoked.
-            (None, Some(s)) => json!({ "sessionID": s.session_id, "username": s.username }),
+            (None, Some(s)) => Auth {
+                session_id: Some(s.session_id.clone()),
+                username: Some(s.username.clone()),
+                batch_presence: true,
+                ..Auth::default()
+            },
             (None, None) => return,
         };
+        let auth = json!(auth);
         tracing::info!(%url, "connecting");
         let mut builder = client_builder(&url, auth, epoch, self.tx.clone());
         self.node_cert = cert.clone();
@@ -1018,6 +1023,10 @@ impl Manager {
             event::USER_CONNECTED => match serde_json::from_value::<User>(payload) {
                 Ok(user) => self.emit(AppEvent::UserConnected { user }),
                 Err(e) => tracing::warn!(error = %e, "bad user connected"),
+            },
+            event::PRESENCE => match serde_json::from_value::<Vec<PresenceChange>>(payload) {
+                Ok(changes) => self.emit(AppEvent::Presence { changes }),
+                Err(e) => tracing::warn!(error = %e, "bad presence"),
             },
             event::USER_DISCONNECTED => match payload {
                 Value::String(user_id) => self.emit(AppEvent::UserDisconnected { user_id }),

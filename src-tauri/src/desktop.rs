@@ -334,6 +334,14 @@ impl Desktop {
                     .names
                     .insert(user.user_id.clone(), user.username.clone());
             }
+            AppEvent::Presence { changes } => {
+                let mut inner = self.lock();
+                for c in changes {
+                    if let Some(name) = &c.username {
+                        inner.names.insert(c.user_id.clone(), name.clone());
+                    }
+                }
+            }
             AppEvent::UserRenamed { user_id, username } => {
                 self.lock().names.insert(user_id.clone(), username.clone());
             }

@@ -186,10 +186,12 @@ fn login_send_receive_and_fetch_older() {
 
     let mut bob = rt.block_on(SioClient::login(&server.url, "bob"));
     let b = bob.session.user_id.clone();
-    app.wait_for(
-        "bob online",
-        |e| matches!(e, AppEvent::UserConnected { user } if user.user_id == b),
-    );
+    // The app asks for batched presence: bob arrives in a `presence` batch, with his name.
+    app.wait_for("bob online", |e| {
+        matches!(e, AppEvent::Presence { changes } if changes.iter().any(|c| {
+            c.user_id == b && c.connected && c.username.as_deref() == Some("bob")
+        }))
+    });
 
     let sent = match app.send(&b, "hi bob").unwrap() {
         SendOutcome::Sent { message } => message,

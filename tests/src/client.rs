@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use natter_protocol::{Session, User, client, event};
+use natter_protocol::{PresenceChange, Session, User, client, event};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{Value, json};
@@ -229,6 +229,22 @@ impl SioClient {
             .await
             .expect("emit with ack");
         tokio::time::timeout(within, rx).await.ok()?.ok()
+    }
+
+    /// Every change of the `presence` events (batched presence) that arrive until one says
+    /// `user_id` went `connected` (included), in order.
+    pub async fn presence_until(&mut self, user_id: &str, connected: bool) -> Vec<PresenceChange> {
+        let mut changes: Vec<PresenceChange> = Vec::new();
+        while !changes
+            .iter()
+            .any(|c| c.user_id == user_id && c.connected == connected)
+        {
+            let batch: Vec<PresenceChange> =
+                serde_json::from_value(self.next(event::PRESENCE).await).expect("presence payload");
+            assert!(!batch.is_empty(), "an empty presence event");
+            changes.extend(batch);
+        }
+        changes
     }
 
     /// Sends a private message and returns the ack.

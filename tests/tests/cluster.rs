@@ -121,9 +121,13 @@ async fn a_killed_node_loses_no_acked_message_and_its_users_go_offline() {
     let redis = RedisServer::start().await;
     let (dirs, mut s) = nodes(&redis, 3).await;
     let mut watcher = SioClient::login(&s[0].url, "watcher").await;
+    let batched_auth = json!({ "username": "batched", "batchPresence": true });
+    let mut batched = SioClient::login_with(&s[2].url, batched_auth).await;
     let dave = SioClient::login(&s[1].url, "dave").await;
     let d = dave.session.user_id.clone();
-    watcher.client.next(event::USER_CONNECTED).await;
+    while watcher.client.next(event::USER_CONNECTED).await["userID"] != json!(d) {}
+    // Batched presence crosses nodes too.
+    batched.client.presence_until(&d, true).await;
 
     let mut acked = Vec::new();
     for i in 0..50 {
@@ -143,6 +147,11 @@ async fn a_killed_node_loses_no_acked_message_and_its_users_go_offline() {
         .expect("dave never went offline");
     assert_eq!(gone, json!(d));
     eprintln!("offline announced {:?} after the kill", killed.elapsed());
+    let changes = batched.client.presence_until(&d, false).await;
+    assert!(
+        changes.iter().all(|c| c.user_id != d || !c.connected),
+        "{changes:?}"
+    );
 
     // Dave comes back on another node with his session; nothing acked was lost.
     let back = SioClient::resume(&s[2].url, &dave.session.session_id).await;

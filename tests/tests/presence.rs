@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use natter_protocol::{User, event};
+use natter_protocol::{PresenceChange, User, event};
 use natter_tests::raw::RawSocket;
 use natter_tests::{SioClient, WAIT, fresh_server};
 use serde_json::{Value, json};
@@ -61,6 +61,78 @@ async fn a_user_stays_online_while_any_window_is_open() {
 
     second.client.close().await;
     assert_eq!(bob.client.next(event::USER_DISCONNECTED).await, json!(a));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_ask_get_presence_batched_and_the_guides_clients_their_events() {
+    let (_dir, server) = fresh_server(&[]).await;
+    let batched_auth = |name: &str| json!({ "username": name, "batchPresence": true });
+    let mut bob = SioClient::login_with(&server.url, batched_auth("bob")).await;
+    let mut carol = SioClient::login(&server.url, "carol").await;
+    let c = carol.session.user_id.clone();
+    let seen = bob.client.presence_until(&c, true).await;
+    let carols: Vec<_> = seen.iter().filter(|x| x.user_id == c).collect();
+    assert_eq!(
+        carols,
+        [&PresenceChange {
+            user_id: c.clone(),
+            username: Some("carol".into()),
+            connected: true,
+        }],
+        "a newcomer's entry carries the name: {seen:?}"
+    );
+
+    // Ten people come and go at once: the batched client sees every change, each person's
+    // in order; the guide's client gets the guide's events, one each.
+    let mut people = Vec::new();
+    for i in 0..10 {
+        people.push(SioClient::login(&server.url, &format!("p{i}")).await);
+    }
+    let ids: Vec<String> = people.iter().map(|p| p.session.user_id.clone()).collect();
+    for p in people {
+        p.client.close().await;
+    }
+    let mut changes = Vec::new();
+    for id in &ids {
+        if !changes
+            .iter()
+            .any(|x: &PresenceChange| &x.user_id == id && !x.connected)
+        {
+            changes.extend(bob.client.presence_until(id, false).await);
+        }
+    }
+    for id in &ids {
+        let mine: Vec<bool> = changes
+            .iter()
+            .filter(|x| &x.user_id == id)
+            .map(|x| x.connected)
+            .collect();
+        assert_eq!(mine, [true, false], "{id}: {changes:?}");
+    }
+    let mut announced = Vec::new();
+    for _ in &ids {
+        let user: User =
+            serde_json::from_value(carol.client.next(event::USER_CONNECTED).await).unwrap();
+        announced.push(user.user_id);
+    }
+    let mut gone = Vec::new();
+    for _ in &ids {
+        gone.push(carol.client.next(event::USER_DISCONNECTED).await);
+    }
+    announced.sort();
+    gone.sort_by_key(|v| v.as_str().map(str::to_owned));
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(announced, expected);
+    assert_eq!(
+        gone,
+        expected.iter().map(|id| json!(id)).collect::<Vec<_>>()
+    );
+
+    // Each audience only gets its own form.
+    bob.client.assert_no(event::USER_CONNECTED).await;
+    bob.client.assert_no(event::USER_DISCONNECTED).await;
+    carol.client.assert_no(event::PRESENCE).await;
 }
 
 /// Logs in (again) as the observer and returns the `connected` flag of every user named so.

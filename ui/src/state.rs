@@ -143,6 +143,18 @@ impl AppState {
             .find(|u| u.user_id == id)
     }
 
+    /// Someone's first socket connected: online, under the name the server gives; listed if
+    /// new. The caller sorts.
+    fn user_connected(&mut self, user: User) {
+        if let Some(existing) = self.user_mut(&user.user_id) {
+            existing.connected = true;
+            existing.username = user.username;
+        } else {
+            let view = self.view_of(user);
+            self.users.push(view);
+        }
+    }
+
     /// A person's name (for group members and message senders).
     pub fn name_of(&self, user_id: &str) -> String {
         self.users
@@ -268,19 +280,32 @@ impl AppState {
             }
             AppEvent::Users { users } => self.replace_users(users),
             AppEvent::UserConnected { user } => {
-                if let Some(existing) = self.user_mut(&user.user_id) {
-                    existing.connected = true;
-                    existing.username = user.username;
-                } else {
-                    let view = self.view_of(user);
-                    self.users.push(view);
-                }
+                self.user_connected(user);
                 self.sort();
             }
             AppEvent::UserDisconnected { user_id } => {
                 if let Some(u) = self.user_mut(&user_id) {
                     u.connected = false;
                 }
+            }
+            AppEvent::Presence { changes } => {
+                // In order: the last change of a user is where they are.
+                for change in changes {
+                    match (change.connected, change.username) {
+                        (true, Some(username)) => self.user_connected(User {
+                            user_id: change.user_id,
+                            username,
+                            connected: true,
+                            ..User::default()
+                        }),
+                        (connected, _) => {
+                            if let Some(u) = self.user_mut(&change.user_id) {
+                                u.connected = connected;
+                            }
+                        }
+                    }
+                }
+                self.sort();
             }
             AppEvent::UserRenamed { user_id, username } => {
                 if let Some(u) = self.user_mut(&user_id) {
@@ -736,6 +761,31 @@ mod tests {
         s.apply(AppEvent::UserConnected {
             user: user("c", "carol", true, vec![]),
         });
+        assert_eq!(names(&s), ["me", "alice", "Bob", "carol", "zoe"]);
+    }
+
+    #[test]
+    fn a_presence_batch_applies_in_order() {
+        let mut s = logged_in();
+        let change = |id: &str, name: Option<&str>, connected| natter_protocol::PresenceChange {
+            user_id: id.into(),
+            username: name.map(Into::into),
+            connected,
+        };
+        s.apply(AppEvent::Presence {
+            changes: vec![
+                change("a", None, false),
+                change("c", Some("carol"), true),
+                change("z", None, false),
+                change("a", Some("alice"), true),
+                change("c", None, false),
+                change("nobody", None, false),
+            ],
+        });
+        assert!(s.user("a").unwrap().connected, "went and came back");
+        assert!(!s.user("c").unwrap().connected, "came and went");
+        assert!(!s.user("z").unwrap().connected);
+        assert!(s.user("nobody").is_none(), "a departure lists no one");
         assert_eq!(names(&s), ["me", "alice", "Bob", "carol", "zoe"]);
     }
 

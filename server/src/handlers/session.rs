@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
 use natter_protocol::{
-    Auth, Done, Message, Object, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, Refusal, Session,
-    SetPassword, User, event, normalize_username,
+    Auth, Done, Message, Object, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, PresenceChange, Refusal,
+    Session, SetPassword, User, event, normalize_username,
 };
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
@@ -18,7 +18,7 @@ use super::{Rejection, bounds, emit, messages, send_ack};
 use crate::AppState;
 use crate::accounts::{hash_password, join_password_matches, verify_password};
 use crate::ids;
-use crate::presence::{Joined, Left};
+use crate::presence::{self, Joined, Left};
 use crate::store::{NewUser, StoreError};
 
 /// Who a socket belongs to; set by [`authenticate`], read by every other handler.
@@ -29,6 +29,8 @@ pub struct Identity {
     pub username: String,
     /// Whether others see this user's read markers, as of the handshake (for `session`).
     pub receipts: bool,
+    /// The socket takes presence batched (`batchPresence` in its handshake).
+    pub batch_presence: bool,
 }
 
 /// Why a handshake is refused. The client sees `Display` as the connect-error message: one of
@@ -74,6 +76,7 @@ pub async fn authenticate<A: Adapter>(
 ) -> Result<(), AuthError> {
     let auth = auth.map(|Object(a)| a).unwrap_or_default();
     let addr = client_addr(&socket);
+    let batch_presence = auth.batch_presence;
     let mut identity = resolve_identity(&app, auth, addr)
         .await
         .and_then(|identity| {
@@ -96,6 +99,7 @@ pub async fn authenticate<A: Adapter>(
             other => tracing::error!(sid = %socket.id, error = ?other, "handshake failed"),
         })?;
     identity.receipts = app.store.sends_receipts(&identity.user_id).await?;
+    identity.batch_presence = batch_presence;
     socket.extensions.insert(super::Malformed::default());
     tracing::debug!(sid = %socket.id, user = %identity.user_id, "authenticated");
     socket.extensions.insert(Arc::new(identity));
@@ -124,6 +128,7 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
                 user_id: user.user_id,
                 username: user.username,
                 receipts: true,
+                batch_presence: false,
             });
         }
         revoked = true;
@@ -177,6 +182,7 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
             user_id: account.user_id.clone(),
             username: account.username.clone(),
             receipts: true,
+            batch_presence: false,
         });
     }
     if let Some(buckets) = &app.new_identities
@@ -209,6 +215,7 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
         user_id,
         username: username.to_owned(),
         receipts: true,
+        batch_presence: false,
     })
 }
 
@@ -223,6 +230,7 @@ fn check_password_rule(password: &str) -> Result<(), Rejection> {
 /// `user connected`.
 pub async fn on_connect<A: Adapter>(
     socket: SocketRef<A>,
+    io: SocketIo<A>,
     Extension(me): Extension<Arc<Identity>>,
     State(app): State<AppState>,
 ) {
@@ -249,6 +257,9 @@ pub async fn on_connect<A: Adapter>(
         return;
     }
     socket.join([me.user_id.clone(), ids::session_room(&me.session_id)]);
+    if me.batch_presence {
+        socket.join(presence::BATCHED);
+    }
     socket.extensions.insert(Joined);
 
     if let Err(e) = app.store.set_connected(&me.user_id, true).await {
@@ -265,20 +276,13 @@ pub async fn on_connect<A: Adapter>(
         Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list groups"),
     }
 
-    let announcement = User {
+    let change = PresenceChange {
         user_id: me.user_id.clone(),
-        username: me.username.clone(),
+        username: Some(me.username.clone()),
         connected: true,
-        ..User::default()
     };
-    if let Err(e) = socket
-        .broadcast()
-        .except(me.user_id.clone())
-        .emit(event::USER_CONNECTED, &announcement)
-        .await
-    {
-        tracing::warn!(user = %me.user_id, error = %e, "could not announce connection");
-    }
+    let others = socket.broadcast().except(me.user_id.clone());
+    presence::announce(&io, others, &app.presence_batches, change).await;
 }
 
 /// Every known user, each with the recent part of their conversation with `user_id`.
@@ -352,13 +356,12 @@ pub async fn on_disconnect<A: Adapter>(
         Ok(true) => return,
         Err(e) => tracing::warn!(user = %me.user_id, error = %e, "could not read presence"),
     }
-    if let Err(e) = socket
-        .broadcast()
-        .emit(event::USER_DISCONNECTED, &me.user_id)
-        .await
-    {
-        tracing::warn!(user = %me.user_id, error = %e, "could not announce disconnection");
-    }
+    let change = PresenceChange {
+        user_id: me.user_id.clone(),
+        username: None,
+        connected: false,
+    };
+    presence::announce(&io, socket.broadcast(), &app.presence_batches, change).await;
 }
 
 /// Extension `logout`: revoke this session, ack, then disconnect every socket of it (on every
