@@ -211,12 +211,12 @@ async fn perform<A: Adapter>(
                     .await?
                     .is_some_and(|a| a.password_hash.is_some());
                 lines.push(UserLine {
-                    sessions: counts.get(&u.user_id).copied().unwrap_or(0),
+                    sessions: counts.get(&*u.user_id).copied().unwrap_or(0),
                     shares_name: keys[&crate::accounts::name_key(&u.username)] > 1,
                     online: u.connected,
                     password,
-                    user_id: u.user_id,
-                    username: u.username,
+                    user_id: u.user_id.to_string(),
+                    username: u.username.to_string(),
                 });
             }
             Ok(Answer {

@@ -88,7 +88,7 @@ async fn reassert<A: Adapter>(
             username: Some(me.username.clone()),
             connected: true,
         };
-        presence::announce(io, io.broadcast(), &app.presence_batches, change).await;
+        presence::announce(io, None, &app.presence_batches, change).await;
     }
     Ok(())
 }
@@ -152,7 +152,7 @@ async fn reap<A: Adapter>(
                 username: None,
                 connected: false,
             };
-            presence::announce(io, io.broadcast(), batches, change).await;
+            presence::announce(io, None, batches, change).await;
         }
     }
     Ok(())

@@ -14,7 +14,6 @@ use std::time::Duration;
 use natter_protocol::{PresenceChange, User, event};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use socketioxide::operators::BroadcastOperators;
 use tokio::sync::{Mutex, MutexGuard};
 
 const STRIPES: usize = 256;
@@ -42,29 +41,35 @@ impl PresenceLocks {
 }
 
 /// The room of the sockets that asked for batched presence (`batchPresence` in the handshake).
-/// User ids are hex and group ids start with `g-`: no other room has this name.
+/// User ids are hex and group ids start with `g-`: no other room has these names.
 pub const BATCHED: &str = "natter:presence-batched";
+/// The room of every other socket (the guide's clients). Its own room, not "all but
+/// [`BATCHED`]": a broadcast walks the sockets of the rooms it names, so an announcement costs
+/// what its audience is, not everyone online.
+pub const GUIDE: &str = "natter:presence-guide";
 
 /// How long a change waits for others to share its `presence` event. In a login storm each
 /// socket gets one event per window instead of one per newcomer; a person coming online is
 /// shown this much later, which nobody can see.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(10);
 
-/// Tells everyone else about a change of `change.user_id`: the guide's clients get
-/// `user connected` (a [`User`]) or `user disconnected` (the bare userID) at once through
-/// `guide` (the broadcast minus whoever must not hear it), the batched clients get it in the
-/// next `presence` event.
+/// Tells everyone else about a change of `change.user_id`: the guide's clients ([`GUIDE`]
+/// minus the rooms in `except`) get `user connected` (a [`User`]) or `user disconnected` (the
+/// bare userID) at once, the batched clients get it in the next `presence` event.
 ///
 /// Call it after the store records the change, under the user's presence lock: a newcomer's
 /// `users` (read from the store after it joined [`BATCHED`]) then never misses a change, and
 /// a change it already has arrives again only as the same state, in order.
 pub async fn announce<A: Adapter>(
     io: &SocketIo<A>,
-    guide: BroadcastOperators<A>,
+    except: Option<String>,
     batches: &Arc<Batches>,
     change: PresenceChange,
 ) {
-    let guide = guide.except(BATCHED);
+    let mut guide = io.to(GUIDE);
+    if let Some(room) = except {
+        guide = guide.except(room);
+    }
     let sent = if change.connected {
         let user = User {
             user_id: change.user_id.clone(),

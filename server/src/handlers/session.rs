@@ -10,6 +10,7 @@ use natter_protocol::{
     Auth, Done, Message, Object, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, PresenceChange, Refusal,
     Session, SetPassword, User, event, normalize_username,
 };
+use serde_json::value::RawValue;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::{SocketIo, socket::DisconnectReason};
@@ -257,9 +258,11 @@ pub async fn on_connect<A: Adapter>(
         return;
     }
     socket.join([me.user_id.clone(), ids::session_room(&me.session_id)]);
-    if me.batch_presence {
-        socket.join(presence::BATCHED);
-    }
+    socket.join(if me.batch_presence {
+        presence::BATCHED
+    } else {
+        presence::GUIDE
+    });
     socket.extensions.insert(Joined);
 
     if let Err(e) = app.store.set_connected(&me.user_id, true).await {
@@ -281,12 +284,14 @@ pub async fn on_connect<A: Adapter>(
         username: Some(me.username.clone()),
         connected: true,
     };
-    let others = socket.broadcast().except(me.user_id.clone());
-    presence::announce(&io, others, &app.presence_batches, change).await;
+    presence::announce(&io, Some(me.user_id.clone()), &app.presence_batches, change).await;
 }
 
 /// Every known user, each with the recent part of their conversation with `user_id`.
-async fn users_for(app: &AppState, user_id: &str) -> Result<Vec<User>, StoreError> {
+///
+/// Most entries (no conversation with the newcomer) are the store's ready-made JSON: a login
+/// storm lists everyone to every newcomer, and copying bytes is what that can afford.
+async fn users_for(app: &AppState, user_id: &str) -> Result<Vec<ListEntry>, StoreError> {
     let users = app.store.users().await?;
     let mut conversations: std::collections::HashMap<String, Vec<Message>> = app
         .store
@@ -298,16 +303,38 @@ async fn users_for(app: &AppState, user_id: &str) -> Result<Vec<User>, StoreErro
     let mut reads = app.store.read_states(user_id).await?;
     Ok(users
         .into_iter()
-        .map(|u| User {
-            messages: conversations.remove(&u.user_id).unwrap_or_default(),
-            unread: reads.get(&u.user_id).map_or(0, |r| r.unread),
-            read_up_to: reads.remove(&u.user_id).map_or(0, |r| r.read_up_to),
+        .map(|u| {
+            // No lookups for someone with no conversations (everyone new, in a storm).
+            let messages = (!conversations.is_empty())
+                .then(|| conversations.remove(&*u.user_id))
+                .flatten()
+                .unwrap_or_default();
+            let read = (!reads.is_empty())
+                .then(|| reads.remove(&*u.user_id))
+                .flatten();
             // The user receiving the list is connected by definition, whatever the store says.
-            connected: u.connected || u.user_id == user_id,
-            user_id: u.user_id,
-            username: u.username,
+            let me = &*u.user_id == user_id;
+            if messages.is_empty() && read.is_none() && (u.connected || !me) {
+                return ListEntry::Plain(u.json);
+            }
+            ListEntry::Full(User {
+                user_id: u.user_id.to_string(),
+                username: u.username.to_string(),
+                connected: u.connected || me,
+                messages,
+                unread: read.as_ref().map_or(0, |r| r.unread),
+                read_up_to: read.map_or(0, |r| r.read_up_to),
+            })
         })
         .collect())
+}
+
+/// One entry of `users`: the store's JSON of a user as is, or one built for this reader.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ListEntry {
+    Plain(Arc<RawValue>),
+    Full(User),
 }
 
 /// When the user's last socket (on any node) has gone: record it and tell everyone.
@@ -361,7 +388,7 @@ pub async fn on_disconnect<A: Adapter>(
         username: None,
         connected: false,
     };
-    presence::announce(&io, socket.broadcast(), &app.presence_batches, change).await;
+    presence::announce(&io, None, &app.presence_batches, change).await;
 }
 
 /// Extension `logout`: revoke this session, ack, then disconnect every socket of it (on every

@@ -17,8 +17,48 @@ pub mod redis;
 mod search;
 pub mod sqlite;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use natter_protocol::{Attachment, FileInfo, Message};
+use natter_protocol::{Attachment, FileInfo, Message, User};
+use serde_json::value::RawValue;
+
+/// One entry of the user list. Shared, and with its `users` JSON for a reader who has no
+/// conversation with them made once per change of name or presence: a login storm lists
+/// everyone to every newcomer, and copies these bytes instead of serialising each user again.
+#[derive(Debug, Clone)]
+pub struct ListedUser {
+    pub user_id: Arc<str>,
+    pub username: Arc<str>,
+    pub connected: bool,
+    /// What serialising `User {userID, username, connected, messages: []}` gives.
+    pub json: Arc<RawValue>,
+}
+
+impl ListedUser {
+    pub fn new(user_id: Arc<str>, username: Arc<str>, connected: bool) -> Self {
+        let json = ListedUser::entry_json(&user_id, &username, connected);
+        Self {
+            user_id,
+            username,
+            connected,
+            json,
+        }
+    }
+
+    fn entry_json(user_id: &str, username: &str, connected: bool) -> Arc<RawValue> {
+        let user = User {
+            user_id: user_id.to_owned(),
+            username: username.to_owned(),
+            connected,
+            ..User::default()
+        };
+        // Strings and booleans always serialise; `null` would only mark a bug.
+        serde_json::value::to_raw_value(&user)
+            .unwrap_or_else(|_| RawValue::NULL.to_owned())
+            .into()
+    }
+}
 
 /// A user as the store knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,7 +250,7 @@ pub trait Store: Send + Sync + 'static {
     async fn user_exists(&self, user_id: &str) -> StoreResult<bool>;
 
     /// Every known user.
-    async fn users(&self) -> StoreResult<Vec<UserRecord>>;
+    async fn users(&self) -> StoreResult<Vec<ListedUser>>;
 
     /// Stores a message, committed before it returns; idempotent on `(from, client_id)`.
     async fn insert_message(&self, message: NewMessage) -> StoreResult<Inserted>;

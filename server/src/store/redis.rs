@@ -25,9 +25,9 @@ use natter_protocol::Message;
 use redis::aio::ConnectionManager;
 
 use super::{
-    Account, Conversation, FileRecord, GroupRecord, Inserted, MAX_UNREAD_COUNTED, NameTaken,
-    NewMessage, NewUser, NotInConversation, ReadState, SearchUnsupported, Store, StoreError,
-    StoreResult, UserRecord,
+    Account, Conversation, FileRecord, GroupRecord, Inserted, ListedUser, MAX_UNREAD_COUNTED,
+    NameTaken, NewMessage, NewUser, NotInConversation, ReadState, SearchUnsupported, Store,
+    StoreError, StoreResult, UserRecord,
 };
 use crate::accounts::name_key;
 use crate::ids::hash_session_id;
@@ -701,7 +701,7 @@ impl Store for RedisStore {
         Ok(self.username(user_id).await?.is_some())
     }
 
-    async fn users(&self) -> StoreResult<Vec<UserRecord>> {
+    async fn users(&self) -> StoreResult<Vec<ListedUser>> {
         self.check_names_version().await?;
         let mut conn = self.conn.clone();
         let ids = self.user_ids().await?;
@@ -727,12 +727,9 @@ impl Store for RedisStore {
         Ok(ids
             .into_iter()
             .filter_map(|id| {
-                let username = names.get(&id)?.clone();
-                Some(UserRecord {
-                    connected: online.contains(&id),
-                    user_id: id,
-                    username,
-                })
+                let username = names.get(&id)?.as_str().into();
+                let connected = online.contains(&id);
+                Some(ListedUser::new(id.into(), username, connected))
             })
             .collect())
     }

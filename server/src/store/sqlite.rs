@@ -21,9 +21,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{
-    Account, Conversation, FileRecord, GroupRecord, Inserted, MAX_UNREAD_COUNTED, NameTaken,
-    NewMessage, NewUser, NotInConversation, ReadState, SearchUnsupported, Store, StoreError,
-    StoreResult, UserRecord,
+    Account, Conversation, FileRecord, GroupRecord, Inserted, ListedUser, MAX_UNREAD_COUNTED,
+    NameTaken, NewMessage, NewUser, NotInConversation, ReadState, SearchUnsupported, Store,
+    StoreError, StoreResult, UserRecord,
 };
 use crate::accounts::name_key;
 use crate::ids::hash_session_id;
@@ -190,25 +190,35 @@ struct Directory {
 }
 
 struct DirectoryEntry {
-    user_id: String,
-    username: String,
+    user_id: Arc<str>,
+    username: Arc<str>,
     password_hash: Option<String>,
     connected: bool,
+    listed: ListedUser,
 }
 
 impl DirectoryEntry {
     fn record(&self) -> UserRecord {
         UserRecord {
-            user_id: self.user_id.clone(),
-            username: self.username.clone(),
+            user_id: self.user_id.to_string(),
+            username: self.username.to_string(),
             connected: self.connected,
         }
     }
 
+    fn listed(&self) -> ListedUser {
+        self.listed.clone()
+    }
+
+    /// After a change of name or presence.
+    fn relist(&mut self) {
+        self.listed = ListedUser::new(self.user_id.clone(), self.username.clone(), self.connected);
+    }
+
     fn account(&self) -> Account {
         Account {
-            user_id: self.user_id.clone(),
-            username: self.username.clone(),
+            user_id: self.user_id.to_string(),
+            username: self.username.to_string(),
             password_hash: self.password_hash.clone(),
         }
     }
@@ -234,7 +244,9 @@ impl Directory {
             .entry(name_key(&username))
             .or_default()
             .push(user_id.clone());
+        let (user_id, username): (Arc<str>, Arc<str>) = (user_id.into(), username.into());
         self.entries.push(DirectoryEntry {
+            listed: ListedUser::new(user_id.clone(), username.clone(), false),
             user_id,
             username,
             password_hash,
@@ -261,7 +273,7 @@ impl Directory {
         self.by_session.retain(|_, uid| uid != user_id);
         // Positions after it moved down by one.
         for (pos, e) in self.entries.iter().enumerate().skip(i) {
-            self.by_user.insert(e.user_id.clone(), pos);
+            self.by_user.insert(e.user_id.to_string(), pos);
         }
         if let Some(peers) = self.peers.remove(user_id) {
             for p in peers {
@@ -1167,11 +1179,12 @@ impl Store for SqliteStore {
         let mut dir = self.directory_mut();
         dir.reserved.remove(&key);
         written?;
-        if let Some(old) = dir.entry(user_id).map(|e| e.username.clone()) {
+        if let Some(old) = dir.entry(user_id).map(|e| e.username.to_string()) {
             dir.forget_name(user_id, &old);
             dir.by_name.entry(key).or_default().push(user_id.to_owned());
             if let Some(e) = dir.entry_mut(user_id) {
-                e.username = username.to_owned();
+                e.username = username.into();
+                e.relist();
             }
         }
         Ok(Ok(()))
@@ -1217,8 +1230,11 @@ impl Store for SqliteStore {
 
     async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()> {
         let mut dir = self.directory_mut();
-        if let Some(&i) = dir.by_user.get(user_id) {
-            dir.entries[i].connected = connected;
+        if let Some(e) = dir.entry_mut(user_id)
+            && e.connected != connected
+        {
+            e.connected = connected;
+            e.relist();
         }
         Ok(())
     }
@@ -1231,12 +1247,12 @@ impl Store for SqliteStore {
         Ok(self.directory().by_user.contains_key(user_id))
     }
 
-    async fn users(&self) -> StoreResult<Vec<UserRecord>> {
+    async fn users(&self) -> StoreResult<Vec<ListedUser>> {
         Ok(self
             .directory()
             .entries
             .iter()
-            .map(DirectoryEntry::record)
+            .map(DirectoryEntry::listed)
             .collect())
     }
 
@@ -1739,7 +1755,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|u| u.username)
+            .map(|u| u.username.to_string())
             .collect();
         assert_eq!(names, ["Robert", "Bob"]);
         drop(store);
@@ -1749,7 +1765,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|u| u.username)
+            .map(|u| u.username.to_string())
             .collect();
         assert_eq!(names, ["Robert", "Bob"]);
     }
