@@ -125,7 +125,8 @@ pub fn spawn(
             return;
         }
         let prefixes = Prefixes::new();
-        let (mut session, mut has_users) = (None::<Session>, false);
+        let (mut session, mut has_users, mut logged_in) = (None::<Session>, false, false);
+        let mut refusal = None;
         loop {
             tokio::select! {
                 frame = stream.next() => {
@@ -149,10 +150,11 @@ pub fn spawn(
                         let received_ns = clock.elapsed().as_nanos() as u64;
                         let _ = reports.send(Report::Acked { ack_id, received_ns, payload });
                     } else if text.starts_with("44") {
-                        let _ = reports.send(Report::Failed { index, error: text.to_owned() });
+                        refusal = Some(text.to_owned());
                         break;
                     }
                     if has_users && let Some(s) = session.take() {
+                        logged_in = true;
                         let _ = reports.send(Report::LoggedIn {
                             index,
                             user_id: s.user_id,
@@ -166,6 +168,13 @@ pub fn spawn(
                     if sink.send(Message::text(out)).await.is_err() { break; }
                 }
             }
+        }
+        if !logged_in {
+            // Counted, not waited for until the generator's deadline.
+            let _ = reports.send(Report::Failed {
+                index,
+                error: refusal.unwrap_or_else(|| "closed before logging in".into()),
+            });
         }
     });
     tx
