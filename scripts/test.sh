@@ -19,9 +19,10 @@ echo "==> desktop app in a real window"
 # `cargo test` rebuilds target/debug/natter without the bundled UI: test a copy.
 mkdir -p "$TARGET/e2e"
 cp "$TARGET/debug/natter" "$TARGET/e2e/natter"
-# One window at a time: the tests share the display, its focus and the session bus.
+# One window at a time: the tests share the display, its focus and the session bus. Bounded:
+# a WebDriver call to a window that went away can wait forever; a failure must end the run.
 NATTER_APP_BIN="$TARGET/e2e/natter" NATTER_SCREENSHOT="$TARGET/e2e/screenshot.png" \
-  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- ./scripts/with-desktop.sh \
+  timeout --kill-after=30 900 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- ./scripts/with-desktop.sh \
   cargo test --locked -p natter-tests --test desktop -- --ignored --test-threads=1
 
 echo "==> server package"

@@ -85,11 +85,27 @@ pub async fn announce<A: Adapter>(
         tracing::warn!(user = %change.user_id, error = ?e, "could not announce presence");
     }
     let io = io.clone();
-    batches.push(change, move |batch| async move {
-        if let Err(e) = io.to(BATCHED).emit(event::PRESENCE, &batch).await {
-            tracing::warn!(changes = batch.len(), error = ?e, "could not send presence");
-        }
-    });
+    batches.push(change, move |batch| send_batch(io, batch));
+}
+
+/// Before delivering what `user_id` sent: their `presence` entry, if still waiting for its
+/// window, leaves now. A batched client learns of a newcomer before their first message, as
+/// the guide's clients do with `user connected`.
+pub async fn before_delivering<A: Adapter>(
+    io: &SocketIo<A>,
+    batches: &Arc<Batches>,
+    user_id: &str,
+) {
+    let io = io.clone();
+    batches
+        .flush_for(user_id, move |batch| send_batch(io, batch))
+        .await;
+}
+
+async fn send_batch<A: Adapter>(io: SocketIo<A>, batch: Vec<PresenceChange>) {
+    if let Err(e) = io.to(BATCHED).emit(event::PRESENCE, &batch).await {
+        tracing::warn!(changes = batch.len(), error = ?e, "could not send presence");
+    }
 }
 
 /// Presence changes waiting for their `presence` event, in the order they happened.
@@ -127,6 +143,33 @@ impl Batches {
                 send(batch).await;
             }
         });
+    }
+}
+
+impl Batches {
+    /// Sends the waiting changes now if one of them is `user_id`'s; if a batch is being sent,
+    /// waits until it is out (it may hold that change).
+    pub async fn flush_for<F, Fut>(&self, user_id: &str, send: F)
+    where
+        F: FnOnce(Vec<PresenceChange>) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let waiting = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|c| c.user_id == user_id);
+        if waiting {
+            let _sending = self.sending.lock().await;
+            let batch =
+                std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            if !batch.is_empty() {
+                send(batch).await;
+            }
+        } else if self.sending.try_lock().is_err() {
+            drop(self.sending.lock().await);
+        }
     }
 }
 
@@ -198,6 +241,36 @@ mod tests {
         push(&batches, &tx, change("b", false));
         tokio::time::sleep(BATCH_WINDOW * 2).await;
         assert_eq!(rx.recv().await.unwrap(), [change("b", false)]);
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newcomers_entry_leaves_before_what_they_send() {
+        let batches = Arc::new(Batches::default());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        push(&batches, &tx, change("a", true));
+        push(&batches, &tx, change("b", true));
+        let early = tx.clone();
+        // Someone else's message: nothing of theirs waits, the window keeps its time.
+        batches
+            .flush_for("c", move |batch| async move {
+                let _ = early.send(batch);
+            })
+            .await;
+        assert!(rx.try_recv().is_err());
+        let early = tx.clone();
+        batches
+            .flush_for("b", move |batch| async move {
+                let _ = early.send(batch);
+            })
+            .await;
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            [change("a", true), change("b", true)],
+            "sent at once, without waiting for the window"
+        );
+        // The window closes on nothing: no empty event.
+        tokio::time::sleep(BATCH_WINDOW * 2).await;
         assert!(rx.try_recv().is_err());
     }
 

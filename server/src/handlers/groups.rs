@@ -207,6 +207,7 @@ pub async fn on_leave_group<A: Adapter>(
 /// then delivered to every member's sockets but the sending one.
 pub async fn on_group_message<A: Adapter>(
     socket: SocketRef<A>,
+    io: SocketIo<A>,
     TryData(payload): TryData<Object<SendMessage>>,
     ack: AckSender<A>,
     Extension(me): Extension<Arc<Identity>>,
@@ -235,6 +236,7 @@ pub async fn on_group_message<A: Adapter>(
             return;
         }
     };
+    crate::presence::before_delivering(&io, &app.presence_batches, &me.user_id).await;
     if let Err(e) = socket
         .to(group.members)
         .emit(event::GROUP_MESSAGE, &message)

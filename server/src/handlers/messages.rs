@@ -6,6 +6,7 @@ use std::sync::Arc;
 use natter_protocol::{
     FetchMessages, Message, MessagePage, Object, SearchMessages, SearchResults, SendMessage, event,
 };
+use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
@@ -17,6 +18,7 @@ use crate::store::{Conversation, Inserted, NewMessage};
 /// and the sender's other sockets.
 pub async fn on_private_message<A: Adapter>(
     socket: SocketRef<A>,
+    io: SocketIo<A>,
     TryData(payload): TryData<Object<SendMessage>>,
     ack: AckSender<A>,
     Extension(me): Extension<Arc<Identity>>,
@@ -39,6 +41,7 @@ pub async fn on_private_message<A: Adapter>(
             return;
         }
     };
+    crate::presence::before_delivering(&io, &app.presence_batches, &me.user_id).await;
     if let Err(e) = socket
         .to(message.to.clone())
         .to(me.user_id.clone())
