@@ -231,6 +231,26 @@ impl SioClient {
         tokio::time::timeout(within, rx).await.ok()?.ok()
     }
 
+    /// The next event named any of `names`, in the order they arrived: its name and first
+    /// argument.
+    pub async fn next_of(&mut self, names: &[&str]) -> (String, Value) {
+        let wanted =
+            |e: &Incoming| matches!(e, Incoming::Event(n, _) if names.contains(&n.as_str()));
+        if let Some(i) = self.backlog.iter().position(wanted)
+            && let Some(Incoming::Event(n, v)) = self.backlog.remove(i)
+        {
+            return (n, v);
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(Incoming::Event(n, v))) if names.contains(&n.as_str()) => return (n, v),
+                Ok(Some(other)) => self.backlog.push_back(other),
+                Ok(None) | Err(_) => panic!("none of {names:?} within {WAIT:?}"),
+            }
+        }
+    }
+
     /// Every change of the `presence` events (batched presence) that arrive until one says
     /// `user_id` went `connected` (included), in order.
     pub async fn presence_until(&mut self, user_id: &str, connected: bool) -> Vec<PresenceChange> {

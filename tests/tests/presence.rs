@@ -135,6 +135,42 @@ async fn clients_that_ask_get_presence_batched_and_the_guides_clients_their_even
     carol.client.assert_no(event::PRESENCE).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_client_knows_a_newcomer_before_their_first_message() {
+    let (_dir, server) = fresh_server(&[]).await;
+    let mut bob = SioClient::login_with(
+        &server.url,
+        json!({ "username": "bob", "batchPresence": true }),
+    )
+    .await;
+    let b = bob.session.user_id.clone();
+    for round in 0..5 {
+        // Writes the moment it is in, well inside the presence window.
+        let dave = SioClient::login(&server.url, &format!("dave{round}")).await;
+        let d = dave.session.user_id.clone();
+        dave.client.send(&b, "hello").await;
+        loop {
+            let (name, payload) = bob
+                .client
+                .next_of(&[event::PRESENCE, event::PRIVATE_MESSAGE])
+                .await;
+            assert_eq!(
+                name,
+                event::PRESENCE,
+                "a message before its sender: {payload}"
+            );
+            let batch: Vec<PresenceChange> = serde_json::from_value(payload).unwrap();
+            if batch.iter().any(|c| c.user_id == d && c.connected) {
+                break;
+            }
+        }
+        let message = bob.client.next(event::PRIVATE_MESSAGE).await;
+        assert_eq!(message["from"], json!(d));
+        dave.client.close().await;
+        bob.client.presence_until(&d, false).await;
+    }
+}
+
 /// Logs in (again) as the observer and returns the `connected` flag of every user named so.
 async fn connected_flags(url: &str, observer: &str, prefix: &str) -> Vec<bool> {
     let login = SioClient::resume(url, observer).await;
