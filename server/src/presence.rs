@@ -144,9 +144,6 @@ impl Batches {
             }
         });
     }
-}
-
-impl Batches {
     /// Sends the waiting changes now if one of them is `user_id`'s; if a batch is being sent,
     /// waits until it is out (it may hold that change).
     pub async fn flush_for<F, Fut>(&self, user_id: &str, send: F)
