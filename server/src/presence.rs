@@ -137,13 +137,13 @@ impl Batches {
         tokio::spawn(async move {
             tokio::time::sleep(BATCH_WINDOW).await;
             let _sending = this.sending.lock().await;
-            let batch =
-                std::mem::take(&mut *this.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            let batch = this.take();
             if !batch.is_empty() {
                 send(batch).await;
             }
         });
     }
+
     /// Sends the waiting changes now if one of them is `user_id`'s; if a batch is being sent,
     /// waits until it is out (it may hold that change).
     pub async fn flush_for<F, Fut>(&self, user_id: &str, send: F)
@@ -159,14 +159,18 @@ impl Batches {
             .any(|c| c.user_id == user_id);
         if waiting {
             let _sending = self.sending.lock().await;
-            let batch =
-                std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            let batch = self.take();
             if !batch.is_empty() {
                 send(batch).await;
             }
         } else if self.sending.try_lock().is_err() {
             drop(self.sending.lock().await);
         }
+    }
+
+    /// Every waiting change, oldest first; called under `sending`.
+    fn take(&self) -> Vec<PresenceChange> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
