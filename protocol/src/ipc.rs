@@ -132,15 +132,10 @@ pub enum AppEvent {
     Session { session: Session },
     /// The server's `users` (sent at every (re)connect): replaces the list.
     Users { users: Vec<User> },
-    /// The server's `user connected`.
-    UserConnected { user: User },
-    /// The server's `presence`: changes in the order they happened.
+    /// People coming and going, in the order they did: the server's `presence` (the app asks
+    /// for it batched), or one `user connected` / `user disconnected` from a server that does
+    /// not batch.
     Presence { changes: Vec<crate::PresenceChange> },
-    /// The server's `user disconnected`.
-    UserDisconnected {
-        #[serde(rename = "userID")]
-        user_id: String,
-    },
     /// The server's `user renamed`.
     UserRenamed {
         #[serde(rename = "userID")]

@@ -347,6 +347,26 @@ pub struct PresenceChange {
     pub connected: bool,
 }
 
+impl PresenceChange {
+    /// `user_id`'s first socket connected, under this name.
+    pub fn online(user_id: impl Into<String>, username: impl Into<String>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            username: Some(username.into()),
+            connected: true,
+        }
+    }
+
+    /// `user_id`'s last socket left.
+    pub fn offline(user_id: impl Into<String>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            username: None,
+            connected: false,
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

@@ -83,11 +83,7 @@ async fn reassert<A: Adapter>(
         }
         crate::store::Store::set_connected(store, &me.user_id, true).await?;
         tracing::warn!(user = %me.user_id, "presence restored after this node was declared dead");
-        let change = PresenceChange {
-            user_id: me.user_id.clone(),
-            username: Some(me.username.clone()),
-            connected: true,
-        };
+        let change = PresenceChange::online(&me.user_id, &me.username);
         presence::announce(io, None, &app.presence_batches, change).await;
     }
     Ok(())
@@ -147,12 +143,7 @@ async fn reap<A: Adapter>(
             if crate::store::Store::is_connected(store, &user).await? {
                 continue;
             }
-            let change = PresenceChange {
-                user_id: user,
-                username: None,
-                connected: false,
-            };
-            presence::announce(io, None, batches, change).await;
+            presence::announce(io, None, batches, PresenceChange::offline(user)).await;
         }
     }
     Ok(())

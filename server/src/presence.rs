@@ -96,9 +96,9 @@ pub async fn before_delivering<A: Adapter>(
     batches: &Arc<Batches>,
     user_id: &str,
 ) {
-    let io = io.clone();
+    // Called for every message: `io` is cloned only when there is something to send.
     batches
-        .flush_for(user_id, move |batch| send_batch(io, batch))
+        .flush_for(user_id, |batch| send_batch(io.clone(), batch))
         .await;
 }
 

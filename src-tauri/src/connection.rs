@@ -52,7 +52,6 @@ impl Credentials {
             username: Some(self.username.clone()),
             password: self.password.clone(),
             join_password: self.join_password.clone(),
-            batch_presence: true,
             ..Auth::default()
         }
     }
@@ -817,12 +816,15 @@ impl Manager {
             (None, Some(s)) => Auth {
                 session_id: Some(s.session_id.clone()),
                 username: Some(s.username.clone()),
-                batch_presence: true,
                 ..Auth::default()
             },
             (None, None) => return,
         };
-        let auth = json!(auth);
+        // Presence batched: a login storm is a few events, not one per person.
+        let auth = json!(Auth {
+            batch_presence: true,
+            ..auth
+        });
         tracing::info!(%url, "connecting");
         let mut builder = client_builder(&url, auth, epoch, self.tx.clone());
         self.node_cert = cert.clone();
@@ -1020,16 +1022,21 @@ impl Manager {
                 Ok(users) => self.emit(AppEvent::Users { users }),
                 Err(e) => tracing::warn!(error = %e, "bad users list"),
             },
-            event::USER_CONNECTED => match serde_json::from_value::<User>(payload) {
-                Ok(user) => self.emit(AppEvent::UserConnected { user }),
-                Err(e) => tracing::warn!(error = %e, "bad user connected"),
-            },
             event::PRESENCE => match serde_json::from_value::<Vec<PresenceChange>>(payload) {
                 Ok(changes) => self.emit(AppEvent::Presence { changes }),
                 Err(e) => tracing::warn!(error = %e, "bad presence"),
             },
+            // From a server that does not batch presence: a batch of one.
+            event::USER_CONNECTED => match serde_json::from_value::<User>(payload) {
+                Ok(user) => self.emit(AppEvent::Presence {
+                    changes: vec![PresenceChange::online(user.user_id, user.username)],
+                }),
+                Err(e) => tracing::warn!(error = %e, "bad user connected"),
+            },
             event::USER_DISCONNECTED => match payload {
-                Value::String(user_id) => self.emit(AppEvent::UserDisconnected { user_id }),
+                Value::String(user_id) => self.emit(AppEvent::Presence {
+                    changes: vec![PresenceChange::offline(user_id)],
+                }),
                 other => tracing::warn!(%other, "bad user disconnected"),
             },
             event::USER_RENAMED => match serde_json::from_value::<UserRenamed>(payload) {

@@ -329,11 +329,6 @@ impl Desktop {
                     inner.names.insert(u.user_id.clone(), u.username.clone());
                 }
             }
-            AppEvent::UserConnected { user } => {
-                self.lock()
-                    .names
-                    .insert(user.user_id.clone(), user.username.clone());
-            }
             AppEvent::Presence { changes } => {
                 let mut inner = self.lock();
                 for c in changes {

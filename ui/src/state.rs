@@ -143,18 +143,6 @@ impl AppState {
             .find(|u| u.user_id == id)
     }
 
-    /// Someone's first socket connected: online, under the name the server gives; listed if
-    /// new. The caller sorts.
-    fn user_connected(&mut self, user: User) {
-        if let Some(existing) = self.user_mut(&user.user_id) {
-            existing.connected = true;
-            existing.username = user.username;
-        } else {
-            let view = self.view_of(user);
-            self.users.push(view);
-        }
-    }
-
     /// A person's name (for group members and message senders).
     pub fn name_of(&self, user_id: &str) -> String {
         self.users
@@ -279,30 +267,27 @@ impl AppState {
                 self.me = Some(session);
             }
             AppEvent::Users { users } => self.replace_users(users),
-            AppEvent::UserConnected { user } => {
-                self.user_connected(user);
-                self.sort();
-            }
-            AppEvent::UserDisconnected { user_id } => {
-                if let Some(u) = self.user_mut(&user_id) {
-                    u.connected = false;
-                }
-            }
             AppEvent::Presence { changes } => {
                 // In order: the last change of a user is where they are.
                 for change in changes {
-                    match (change.connected, change.username) {
-                        (true, Some(username)) => self.user_connected(User {
-                            user_id: change.user_id,
-                            username,
-                            connected: true,
-                            ..User::default()
-                        }),
-                        (connected, _) => {
-                            if let Some(u) = self.user_mut(&change.user_id) {
-                                u.connected = connected;
+                    match (self.user_mut(&change.user_id), change.username) {
+                        (Some(u), username) => {
+                            u.connected = change.connected;
+                            if let Some(name) = username {
+                                u.username = name;
                             }
                         }
+                        // Someone new: listed, under the name the server gives.
+                        (None, Some(username)) if change.connected => {
+                            let view = self.view_of(User {
+                                user_id: change.user_id,
+                                username,
+                                connected: true,
+                                ..User::default()
+                            });
+                            self.users.push(view);
+                        }
+                        (None, _) => {}
                     }
                 }
                 self.sort();
@@ -748,38 +733,17 @@ mod tests {
     }
 
     #[test]
-    fn presence_events_update_rows() {
-        let mut s = logged_in();
-        s.apply(AppEvent::UserDisconnected {
-            user_id: "a".into(),
-        });
-        assert!(!s.user("a").unwrap().connected);
-        s.apply(AppEvent::UserConnected {
-            user: user("a", "alice", true, vec![]),
-        });
-        assert!(s.user("a").unwrap().connected);
-        s.apply(AppEvent::UserConnected {
-            user: user("c", "carol", true, vec![]),
-        });
-        assert_eq!(names(&s), ["me", "alice", "Bob", "carol", "zoe"]);
-    }
-
-    #[test]
     fn a_presence_batch_applies_in_order() {
         let mut s = logged_in();
-        let change = |id: &str, name: Option<&str>, connected| natter_protocol::PresenceChange {
-            user_id: id.into(),
-            username: name.map(Into::into),
-            connected,
-        };
+        use natter_protocol::PresenceChange as P;
         s.apply(AppEvent::Presence {
             changes: vec![
-                change("a", None, false),
-                change("c", Some("carol"), true),
-                change("z", None, false),
-                change("a", Some("alice"), true),
-                change("c", None, false),
-                change("nobody", None, false),
+                P::offline("a"),
+                P::online("c", "carol"),
+                P::offline("z"),
+                P::online("a", "alice"),
+                P::offline("c"),
+                P::offline("nobody"),
             ],
         });
         assert!(s.user("a").unwrap().connected, "went and came back");

@@ -34,6 +34,19 @@ pub struct Identity {
     pub batch_presence: bool,
 }
 
+impl Identity {
+    /// Who the handshake found; `receipts` and `batch_presence` are filled in after.
+    fn new(session_id: String, user_id: String, username: String) -> Self {
+        Self {
+            session_id,
+            user_id,
+            username,
+            receipts: true,
+            batch_presence: false,
+        }
+    }
+}
+
 /// Why a handshake is refused. The client sees `Display` as the connect-error message: one of
 /// the protocol's [`Refusal`] texts.
 #[derive(Debug, thiserror::Error)]
@@ -124,13 +137,7 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
     let mut revoked = false;
     if let Some(session_id) = auth.session_id {
         if let Some(user) = app.store.find_session(&session_id).await? {
-            return Ok(Identity {
-                session_id,
-                user_id: user.user_id,
-                username: user.username,
-                receipts: true,
-                batch_presence: false,
-            });
+            return Ok(Identity::new(session_id, user.user_id, user.username));
         }
         revoked = true;
     }
@@ -178,13 +185,11 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
         }
         let session_id = ids::new_session_id()?;
         app.store.add_session(&session_id, &account.user_id).await?;
-        return Ok(Identity {
+        return Ok(Identity::new(
             session_id,
-            user_id: account.user_id.clone(),
-            username: account.username.clone(),
-            receipts: true,
-            batch_presence: false,
-        });
+            account.user_id.clone(),
+            account.username.clone(),
+        ));
     }
     if let Some(buckets) = &app.new_identities
         && buckets.take(&addr.to_string()).is_err()
@@ -211,13 +216,7 @@ async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Id
         })
         .await?;
     created.map_err(|_| Refusal::NameTaken)?;
-    Ok(Identity {
-        session_id,
-        user_id,
-        username: username.to_owned(),
-        receipts: true,
-        batch_presence: false,
-    })
+    Ok(Identity::new(session_id, user_id, username.to_owned()))
 }
 
 fn check_password_rule(password: &str) -> Result<(), Rejection> {
@@ -279,11 +278,7 @@ pub async fn on_connect<A: Adapter>(
         Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list groups"),
     }
 
-    let change = PresenceChange {
-        user_id: me.user_id.clone(),
-        username: Some(me.username.clone()),
-        connected: true,
-    };
+    let change = PresenceChange::online(&me.user_id, &me.username);
     presence::announce(&io, Some(me.user_id.clone()), &app.presence_batches, change).await;
 }
 
@@ -383,11 +378,7 @@ pub async fn on_disconnect<A: Adapter>(
         Ok(true) => return,
         Err(e) => tracing::warn!(user = %me.user_id, error = %e, "could not read presence"),
     }
-    let change = PresenceChange {
-        user_id: me.user_id.clone(),
-        username: None,
-        connected: false,
-    };
+    let change = PresenceChange::offline(&me.user_id);
     presence::announce(&io, None, &app.presence_batches, change).await;
 }
 

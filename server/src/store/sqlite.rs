@@ -190,19 +190,25 @@ struct Directory {
 }
 
 struct DirectoryEntry {
-    user_id: Arc<str>,
-    username: Arc<str>,
-    password_hash: Option<String>,
-    connected: bool,
+    /// The user's id, name and presence, with their ready-made `users` entry.
     listed: ListedUser,
+    password_hash: Option<String>,
 }
 
 impl DirectoryEntry {
+    fn user_id(&self) -> &str {
+        &self.listed.user_id
+    }
+
+    fn username(&self) -> &str {
+        &self.listed.username
+    }
+
     fn record(&self) -> UserRecord {
         UserRecord {
-            user_id: self.user_id.to_string(),
-            username: self.username.to_string(),
-            connected: self.connected,
+            user_id: self.user_id().to_owned(),
+            username: self.username().to_owned(),
+            connected: self.listed.connected,
         }
     }
 
@@ -210,15 +216,17 @@ impl DirectoryEntry {
         self.listed.clone()
     }
 
-    /// After a change of name or presence.
-    fn relist(&mut self) {
-        self.listed = ListedUser::new(self.user_id.clone(), self.username.clone(), self.connected);
+    /// A new name or presence: the entry is made again (its JSON with it).
+    fn relist(&mut self, username: Option<&str>, connected: bool) {
+        let l = &self.listed;
+        let username = username.map_or_else(|| l.username.clone(), Arc::from);
+        self.listed = ListedUser::new(l.user_id.clone(), username, connected);
     }
 
     fn account(&self) -> Account {
         Account {
-            user_id: self.user_id.to_string(),
-            username: self.username.to_string(),
+            user_id: self.user_id().to_owned(),
+            username: self.username().to_owned(),
             password_hash: self.password_hash.clone(),
         }
     }
@@ -244,13 +252,9 @@ impl Directory {
             .entry(name_key(&username))
             .or_default()
             .push(user_id.clone());
-        let (user_id, username): (Arc<str>, Arc<str>) = (user_id.into(), username.into());
         self.entries.push(DirectoryEntry {
-            listed: ListedUser::new(user_id.clone(), username.clone(), false),
-            user_id,
-            username,
+            listed: ListedUser::new(user_id.into(), username.into(), false),
             password_hash,
-            connected: false,
         });
     }
 
@@ -269,11 +273,11 @@ impl Directory {
             return;
         };
         let entry = self.entries.remove(i);
-        self.forget_name(user_id, &entry.username);
+        self.forget_name(user_id, entry.username());
         self.by_session.retain(|_, uid| uid != user_id);
         // Positions after it moved down by one.
         for (pos, e) in self.entries.iter().enumerate().skip(i) {
-            self.by_user.insert(e.user_id.to_string(), pos);
+            self.by_user.insert(e.user_id().to_owned(), pos);
         }
         if let Some(peers) = self.peers.remove(user_id) {
             for p in peers {
@@ -1179,12 +1183,12 @@ impl Store for SqliteStore {
         let mut dir = self.directory_mut();
         dir.reserved.remove(&key);
         written?;
-        if let Some(old) = dir.entry(user_id).map(|e| e.username.to_string()) {
+        if let Some(old) = dir.entry(user_id).map(|e| e.username().to_owned()) {
             dir.forget_name(user_id, &old);
             dir.by_name.entry(key).or_default().push(user_id.to_owned());
             if let Some(e) = dir.entry_mut(user_id) {
-                e.username = username.into();
-                e.relist();
+                let connected = e.listed.connected;
+                e.relist(Some(username), connected);
             }
         }
         Ok(Ok(()))
@@ -1231,16 +1235,18 @@ impl Store for SqliteStore {
     async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()> {
         let mut dir = self.directory_mut();
         if let Some(e) = dir.entry_mut(user_id)
-            && e.connected != connected
+            && e.listed.connected != connected
         {
-            e.connected = connected;
-            e.relist();
+            e.relist(None, connected);
         }
         Ok(())
     }
 
     async fn is_connected(&self, user_id: &str) -> StoreResult<bool> {
-        Ok(self.directory().entry(user_id).is_some_and(|e| e.connected))
+        Ok(self
+            .directory()
+            .entry(user_id)
+            .is_some_and(|e| e.listed.connected))
     }
 
     async fn user_exists(&self, user_id: &str) -> StoreResult<bool> {
