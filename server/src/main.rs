@@ -8,8 +8,19 @@ use natter_server::config::Command;
 use natter_server::{Config, Server, admin, datadir};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime starts its threads.
+    natter_server::memory::limit_arenas();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("could not start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let config = Config::parse();
     match &config.command {
         Some(Command::Admin { action }) => return run_admin(&config, action.clone()).await,

@@ -20,6 +20,23 @@ const GROWN_BY: u64 = 16 * 1024 * 1024;
 const IDLE_CPU: Duration = Duration::from_millis(50);
 const EVERY: Duration = Duration::from_secs(1);
 
+/// At most one malloc arena per core the process may run on. glibc's default, eight per core
+/// of the machine, gives each thread that meets contention an arena of its own (tokio's
+/// workers, the blocking pool's threads, the SQLite threads), and each arena keeps the memory
+/// freed in it for itself. Call before any thread is started.
+pub fn limit_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = i32::try_from(cores).unwrap_or(i32::MAX);
+        // SAFETY: sets a malloc tunable; no pointers are involved. It only fails for a value
+        // out of range, and a positive count is in range.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, cores);
+        }
+    }
+}
+
 /// Starts the trimming thread (glibc on Linux only).
 pub fn spawn_trimmer() {
     if !cfg!(all(target_os = "linux", target_env = "gnu")) {
