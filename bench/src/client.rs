@@ -64,7 +64,7 @@ async fn connect(
 
 /// A client's websocket read buffer: a delivered message is about 150 bytes, the `users` list
 /// of 10,000 people about a megabyte (read in several passes).
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// What a client reports to the load generator.
 #[derive(Debug)]
