@@ -282,7 +282,7 @@ fn socket_io(config: &Config) -> socketioxide::SocketIoBuilder {
 }
 
 /// See [`socket_io`]: engineioxide's default is 4 KiB.
-const WS_READ_BUFFER_BYTES: usize = 1024;
+const WS_READ_BUFFER_BYTES: usize = 512;
 
 /// The whole HTTP surface around a socket.io layer.
 fn router<L>(layer: L, config: &Config, health: Health, files: Files) -> Router
@@ -303,7 +303,7 @@ where
         .with_state(health)
         .merge(files.router())
         .layer(layer)
-        .layer(axum::middleware::from_fn(detach_upgrade_head))
+        .layer(axum::middleware::from_fn(trim_upgrade_head))
         .layer(axum::middleware::from_fn_with_state(
             origins.clone(),
             origin_guard,
@@ -311,11 +311,10 @@ where
         .layer(cors(origins))
 }
 
-/// engineioxide keeps a websocket's upgrade request head (headers, URI) for the socket's life;
-/// as hyper parsed them, they are slices of the connection's 8 KiB read buffer, which would
-/// stay allocated as long as the socket lives. Copied into allocations of their own first, the
-/// buffer goes with the handshake. The extensions (hyper's upgrade among them) move as they are.
-async fn detach_upgrade_head(req: Request, next: Next) -> Response {
+/// engineioxide keeps a websocket's upgrade request head (`Parts`) for the socket's life. As
+/// hyper parsed it, its headers and URI are slices of the connection's 8 KiB read buffer, which
+/// would stay allocated as long as the socket lives, and most of it is never read again.
+async fn trim_upgrade_head(req: Request, next: Next) -> Response {
     let upgrading = req
         .headers()
         .get(header::UPGRADE)
@@ -323,32 +322,42 @@ async fn detach_upgrade_head(req: Request, next: Next) -> Response {
     if !upgrading {
         return next.run(req).await;
     }
-    let (mut parts, body) = req.into_parts();
-    let mut headers = axum::http::HeaderMap::with_capacity(parts.headers.len());
-    for (name, value) in &parts.headers {
-        // Standard names are static; others, and every value, are copied.
-        if let (Ok(name), Ok(value)) = (
-            header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            headers.append(name, value);
-        }
+    let (parts, body) = req.into_parts();
+    next.run(Request::from_parts(upgrade_head(parts), body))
+        .await
+}
+
+/// What a websocket keeps of its upgrade request, in allocations of its own: the URI (its query
+/// names the engine.io version and session), the `Sec-WebSocket-Key` the 101 answers, hyper's
+/// upgrade and the client's address (throttling). Nothing reads the other headers or
+/// extensions after the handshake; they would cost a socket about 1 KiB for its whole life.
+fn upgrade_head(parts: axum::http::request::Parts) -> axum::http::request::Parts {
+    let axum::http::request::Parts {
+        method,
+        uri,
+        version,
+        headers,
+        mut extensions,
+        ..
+    } = parts;
+    let (mut head, ()) = Request::new(()).into_parts();
+    head.method = method;
+    head.version = version;
+    head.uri = axum::http::Uri::try_from(uri.to_string()).unwrap_or(uri);
+    if let Some(key) = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|k| HeaderValue::from_bytes(k.as_bytes()).ok())
+    {
+        head.headers = axum::http::HeaderMap::with_capacity(1);
+        head.headers.insert(header::SEC_WEBSOCKET_KEY, key);
     }
-    parts.headers = headers;
-    if let Ok(uri) = axum::http::Uri::try_from(parts.uri.to_string()) {
-        // axum's copy of the URI as it arrived is a slice of the same buffer.
-        if parts
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-            .is_some()
-        {
-            parts
-                .extensions
-                .insert(axum::extract::OriginalUri(uri.clone()));
-        }
-        parts.uri = uri;
+    if let Some(upgrade) = extensions.remove::<hyper::upgrade::OnUpgrade>() {
+        head.extensions.insert(upgrade);
     }
-    next.run(Request::from_parts(parts, body)).await
+    if let Some(peer) = extensions.remove::<axum::extract::ConnectInfo<SocketAddr>>() {
+        head.extensions.insert(peer);
+    }
+    head
 }
 
 /// What `/healthz` looks at.
@@ -464,7 +473,44 @@ fn is_default_origin(origin: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_default_origin;
+    use super::{is_default_origin, upgrade_head};
+    use axum::extract::{ConnectInfo, OriginalUri, Request};
+    use axum::http::header;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn an_upgrade_keeps_only_what_is_read_after_the_handshake() {
+        let uri = "/socket.io/?EIO=4&transport=websocket";
+        let peer: SocketAddr = "192.0.2.7:50000".parse().unwrap();
+        let (mut parts, ()) = Request::builder()
+            .uri(uri)
+            .header(header::HOST, "natter.lan:3000")
+            .header(header::UPGRADE, "websocket")
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::USER_AGENT, "a browser with a long name")
+            .header(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts.extensions.insert(ConnectInfo(peer));
+        parts.extensions.insert(OriginalUri(uri.parse().unwrap()));
+
+        let head = upgrade_head(parts);
+        assert_eq!(head.uri, uri);
+        assert_eq!(head.headers.len(), 1);
+        assert_eq!(
+            head.headers[header::SEC_WEBSOCKET_KEY],
+            "dGhlIHNhbXBsZSBub25jZQ=="
+        );
+        assert_eq!(
+            head.extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+            Some(peer)
+        );
+        assert!(head.extensions.get::<OriginalUri>().is_none());
+    }
 
     #[test]
     fn default_origins() {
