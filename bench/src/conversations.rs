@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use natter_protocol::{Auth, event};
 use natter_server::store::sqlite::SqliteStore;
-use natter_server::store::{GroupRecord, Store};
+use natter_server::store::{GroupRecord, Groups, Identities};
 use serde_json::json;
 use tokio::sync::mpsc;
 

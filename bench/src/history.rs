@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use natter_server::store::sqlite::SqliteStore;
-use natter_server::store::{NewMessage, Store};
+use natter_server::store::{Identities, Messages, NewMessage};
 use serde::Serialize;
 
 use crate::proc::ServerProcess;

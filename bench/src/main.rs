@@ -1,6 +1,7 @@
 //! `natter-bench`: a load generator for natter-server (and any server speaking the socket.io
 //! private-messaging guide's protocol), and the sweep that writes BENCHMARKS.md.
 
+mod ab;
 mod client;
 mod conversations;
 mod history;
@@ -82,6 +83,9 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         members: usize,
     },
+    /// Two natter-server builds against each other at the same loads, interleaved run by run;
+    /// prints a Markdown table (each cell: the runs in the order measured).
+    Ab(ab::AbConfig),
     /// natter-server against the Node baseline over a sweep of loads; writes a Markdown report.
     Sweep {
         #[arg(long)]
@@ -167,6 +171,7 @@ async fn run(command: Command) {
             .await;
             println!("{report}");
         }
+        Command::Ab(config) => print!("{}", ab::run(&config).await),
         Command::Sweep {
             natter_bin,
             baseline_dir,

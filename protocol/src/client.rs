@@ -31,6 +31,26 @@ pub fn connect_error_message(text: &str) -> String {
         .unwrap_or_else(|| text.to_owned())
 }
 
+/// An event's payload as rust_socketio hands it over (binary payloads are not ours).
+#[cfg(feature = "rust-socketio")]
+pub fn event_payload(payload: rust_socketio::Payload) -> Value {
+    event_value(payload_args(payload))
+}
+
+/// An ack's answer as rust_socketio hands it over.
+#[cfg(feature = "rust-socketio")]
+pub fn ack_payload(payload: rust_socketio::Payload) -> Value {
+    ack_value(payload_args(payload))
+}
+
+#[cfg(feature = "rust-socketio")]
+fn payload_args(payload: rust_socketio::Payload) -> Vec<Value> {
+    match payload {
+        rust_socketio::Payload::Text(v) => v,
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +68,16 @@ mod tests {
             "invalid username"
         );
         assert_eq!(connect_error_message("EngineIO Error"), "EngineIO Error");
+    }
+
+    #[cfg(feature = "rust-socketio")]
+    #[test]
+    fn rust_socketio_payloads_are_unwrapped() {
+        use rust_socketio::Payload;
+        assert_eq!(
+            ack_payload(Payload::Text(vec![json!([{"id": 1}])])),
+            json!({"id": 1})
+        );
+        assert_eq!(event_payload(Payload::Text(vec![json!("u1")])), json!("u1"));
     }
 }

@@ -14,7 +14,7 @@ use socketioxide::adapter::Adapter;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::AppState;
+use crate::ServerState;
 use crate::accounts::hash_password;
 use crate::store::{Account, StoreError};
 
@@ -72,7 +72,7 @@ enum AdminError {
     #[error("several identities are named {0:?}: give a userID (see `admin list`)")]
     Ambiguous(String),
     #[error("the name {0:?} is not allowed: {1}")]
-    BadName(String, natter_protocol::UsernameError),
+    BadName(String, natter_protocol::NameError),
     #[error("the name {0:?} is taken")]
     NameTaken(String),
     #[error(
@@ -88,7 +88,7 @@ enum AdminError {
 }
 
 /// Opens the admin socket and serves it for the process's life.
-pub fn spawn<A: Adapter>(path: &Path, io: SocketIo<A>, app: AppState) -> std::io::Result<()> {
+pub fn spawn<A: Adapter>(path: &Path, io: SocketIo<A>, app: ServerState) -> std::io::Result<()> {
     // We hold the data dir's lock: a socket file left here is a dead server's.
     match std::fs::remove_file(path) {
         Ok(()) => {}
@@ -114,7 +114,7 @@ pub fn spawn<A: Adapter>(path: &Path, io: SocketIo<A>, app: AppState) -> std::io
     Ok(())
 }
 
-async fn serve_one<A: Adapter>(stream: UnixStream, io: SocketIo<A>, app: AppState) {
+async fn serve_one<A: Adapter>(stream: UnixStream, io: SocketIo<A>, app: ServerState) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let answer = match BufReader::new(read.take(MAX_REQUEST_BYTES))
@@ -160,7 +160,7 @@ fn action_name(action: &Action) -> &'static str {
 }
 
 /// The identity USER names: a name (as logins compare it) or a userID.
-async fn find(app: &AppState, user: &str) -> Result<Account, AdminError> {
+async fn find(app: &ServerState, user: &str) -> Result<Account, AdminError> {
     let mut named = app.store.accounts_named(user).await?;
     match named.len() {
         1 => return Ok(named.remove(0)),
@@ -191,7 +191,7 @@ async fn disconnect_user<A: Adapter>(io: &SocketIo<A>, user_id: &str) {
 async fn perform<A: Adapter>(
     action: Action,
     io: &SocketIo<A>,
-    app: &AppState,
+    app: &ServerState,
 ) -> Result<Answer, AdminError> {
     match action {
         Action::List => {

@@ -11,18 +11,18 @@ use natter_protocol::PresenceChange;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
-use crate::AppState;
+use crate::ServerState;
 use crate::handlers::Identity;
 use crate::presence::{self, Joined};
-use crate::store::StoreResult;
-use crate::store::redis::{NODES_KEY, RedisStore, node_alive_key, node_users_key};
+use crate::store::redis::{RedisStore, keys};
+use crate::store::{Presence, StoreResult};
 
 /// How often a node says it is alive, and how long that lasts.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 const ALIVE_FOR: Duration = Duration::from_secs(4);
 
 /// Starts the heartbeat and the reaper of this node; both run until the process ends.
-pub fn spawn<A: Adapter>(io: SocketIo<A>, store: Arc<RedisStore>, app: AppState) {
+pub fn spawn<A: Adapter>(io: SocketIo<A>, store: Arc<RedisStore>, app: ServerState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(HEARTBEAT);
         loop {
@@ -45,7 +45,7 @@ pub fn spawn<A: Adapter>(io: SocketIo<A>, store: Arc<RedisStore>, app: AppState)
 async fn reassert<A: Adapter>(
     io: &SocketIo<A>,
     store: &RedisStore,
-    app: &AppState,
+    app: &ServerState,
 ) -> StoreResult<()> {
     let mut users: Vec<Arc<Identity>> = Vec::new();
     for s in io.local().sockets() {
@@ -60,7 +60,7 @@ async fn reassert<A: Adapter>(
         return Ok(());
     }
     let mut conn = store.connection();
-    let key = node_users_key(store.node());
+    let key = keys::node_users(store.node());
     let present: Vec<bool> = redis::cmd("SMISMEMBER")
         .arg(&key)
         .arg(users.iter().map(|u| u.user_id.as_str()).collect::<Vec<_>>())
@@ -81,7 +81,7 @@ async fn reassert<A: Adapter>(
         if !still_here {
             continue;
         }
-        crate::store::Store::set_connected(store, &me.user_id, true).await?;
+        Presence::set_connected(store, &me.user_id, true).await?;
         tracing::warn!(user = %me.user_id, "presence restored after this node was declared dead");
         let change = PresenceChange::online(&me.user_id, &me.username);
         presence::announce(io, None, &app.presence_batches, change).await;
@@ -93,12 +93,12 @@ async fn beat(store: &RedisStore) -> StoreResult<()> {
     let mut conn = store.connection();
     redis::pipe()
         .cmd("SET")
-        .arg(node_alive_key(store.node()))
+        .arg(keys::node_alive(store.node()))
         .arg(1)
         .arg("PX")
         .arg(ALIVE_FOR.as_millis() as u64)
         .ignore()
-        .sadd(NODES_KEY, store.node())
+        .sadd(keys::NODES, store.node())
         .ignore()
         .query_async::<()>(&mut conn)
         .await?;
@@ -113,13 +113,13 @@ async fn reap<A: Adapter>(
 ) -> StoreResult<()> {
     let mut conn = store.connection();
     let nodes: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(NODES_KEY)
+        .arg(keys::NODES)
         .query_async(&mut conn)
         .await?;
     let live = store.live_nodes().await?;
     for dead in nodes.iter().filter(|n| !live.contains(n)) {
         let locked: Option<String> = redis::cmd("SET")
-            .arg(format!("natter:reap:{dead}"))
+            .arg(keys::reap(dead))
             .arg(store.node())
             .arg("NX")
             .arg("PX")
@@ -130,17 +130,17 @@ async fn reap<A: Adapter>(
             continue; // another node is on it
         }
         let users: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(node_users_key(dead))
+            .arg(keys::node_users(dead))
             .query_async(&mut conn)
             .await?;
         redis::pipe()
-            .del(node_users_key(dead))
-            .srem(NODES_KEY, dead)
+            .del(keys::node_users(dead))
+            .srem(keys::NODES, dead)
             .query_async::<()>(&mut conn)
             .await?;
         tracing::warn!(node = %dead, users = users.len(), "node is gone: repairing presence");
         for user in users {
-            if crate::store::Store::is_connected(store, &user).await? {
+            if Presence::is_connected(store, &user).await? {
                 continue;
             }
             presence::announce(io, None, batches, PresenceChange::offline(user)).await;

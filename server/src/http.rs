@@ -23,7 +23,7 @@ use crate::files::{Files, FilesInner};
 use crate::serve::Closer;
 use crate::store::{StoreError, redis::RedisStore, sqlite::SqliteStore};
 use crate::tls::{Tls, TlsError};
-use crate::{AppState, Config, JoinPolicy, Limits, admin, handlers};
+use crate::{Config, JoinPolicy, Limits, ServerState, admin, handlers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -112,7 +112,7 @@ impl Server {
                     store: store.clone(),
                     cluster: None,
                 };
-                let state = AppState::new(store, Limits::from(config), policy);
+                let state = ServerState::new(store, Limits::from(config), policy);
                 state
                     .refusals
                     .clone()
@@ -205,7 +205,7 @@ async fn cluster_router(
         dir: url.into(),
         source,
     })?;
-    let state = AppState::new(store.clone(), Limits::from(config), policy);
+    let state = ServerState::new(store.clone(), Limits::from(config), policy);
     state
         .refusals
         .clone()
@@ -228,7 +228,7 @@ async fn cluster_router(
     Ok((router(layer, config, health, files), closer(io)))
 }
 
-fn files_for(config: &Config, state: &AppState) -> Result<Files, ServeError> {
+fn files_for(config: &Config, state: &ServerState) -> Result<Files, ServeError> {
     Ok(Files::open(FilesInner {
         store: state.store.clone(),
         dir: config.files_dir(),

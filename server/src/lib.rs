@@ -85,9 +85,9 @@ pub struct JoinPolicy {
 /// What every handler shares: the store, the limits, the join policy, the throttle on failed
 /// attempts and the presence locks.
 #[derive(Clone)]
-pub struct AppState(Arc<AppInner>);
+pub struct ServerState(Arc<ServerInner>);
 
-pub struct AppInner {
+pub struct ServerInner {
     pub store: Arc<dyn store::Store>,
     pub limits: Limits,
     pub auth: JoinPolicy,
@@ -107,9 +107,9 @@ pub struct AppInner {
     pub presence_batches: Arc<presence::Batches>,
 }
 
-impl AppState {
+impl ServerState {
     pub fn new(store: Arc<dyn store::Store>, limits: Limits, auth: JoinPolicy) -> Self {
-        Self(Arc::new(AppInner {
+        Self(Arc::new(ServerInner {
             store,
             message_rate: limits
                 .message_rate
@@ -135,9 +135,9 @@ impl AppState {
     }
 }
 
-impl std::ops::Deref for AppState {
-    type Target = AppInner;
-    fn deref(&self) -> &AppInner {
+impl std::ops::Deref for ServerState {
+    type Target = ServerInner;
+    fn deref(&self) -> &ServerInner {
         &self.0
     }
 }

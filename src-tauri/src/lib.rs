@@ -14,7 +14,6 @@ pub mod desktop;
 pub mod error;
 pub mod files;
 pub mod lan;
-pub mod models;
 pub mod persist;
 pub mod server_url;
 pub mod tls;

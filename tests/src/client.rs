@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use natter_protocol::{PresenceChange, Session, User, client, event};
+use natter_protocol::{Message, MessagePage, PresenceChange, Session, User, client, event};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{Value, json};
@@ -50,7 +50,10 @@ impl SioClient {
             .on_any(move |ev, payload, _| {
                 let tx = tx_any.clone();
                 async move {
-                    let _ = tx.send(Incoming::Event(String::from(ev), first_arg(payload)));
+                    let _ = tx.send(Incoming::Event(
+                        String::from(ev),
+                        client::event_payload(payload),
+                    ));
                 }
                 .boxed()
             })
@@ -221,7 +224,7 @@ impl SioClient {
                 let tx = tx.clone();
                 async move {
                     if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
-                        let _ = tx.send(ack_arg(p));
+                        let _ = tx.send(client::ack_payload(p));
                     }
                 }
                 .boxed()
@@ -276,22 +279,33 @@ impl SioClient {
         .await
     }
 
+    /// `fetch messages` with this request (`{with, before?, limit?}`): the page it answers.
+    pub async fn fetch(&self, request: Value) -> MessagePage {
+        let answer = self.ack(event::FETCH_MESSAGES, request).await;
+        serde_json::from_value(answer.clone())
+            .unwrap_or_else(|e| panic!("not a page of messages ({e}): {answer}"))
+    }
+
+    /// The whole conversation with `with` (a userID or a groupID), oldest first: pages fetched
+    /// back from the newest until the server says there are no more.
+    pub async fn history(&self, with: &str) -> Vec<Message> {
+        let mut history = Vec::new();
+        let mut before: Option<u64> = None;
+        loop {
+            let mut request = json!({"with": with, "limit": 500});
+            if let Some(before) = before {
+                request["before"] = json!(before);
+            }
+            let page = self.fetch(request).await;
+            before = page.messages.first().map(|m| m.id);
+            history.splice(0..0, page.messages);
+            if !page.has_more {
+                return history;
+            }
+        }
+    }
+
     pub async fn close(self) {
         let _ = self.client.disconnect().await;
     }
-}
-
-fn args(payload: Payload) -> Vec<Value> {
-    match payload {
-        Payload::Text(v) => v,
-        other => vec![json!(format!("{other:?}"))],
-    }
-}
-
-fn first_arg(payload: Payload) -> Value {
-    client::event_value(args(payload))
-}
-
-fn ack_arg(payload: Payload) -> Value {
-    client::ack_value(args(payload))
 }

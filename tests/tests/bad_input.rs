@@ -79,13 +79,7 @@ async fn every_bad_private_message_gets_its_error_in_the_ack() {
     // Still connected, and the limit itself is fine.
     let ok = alice.client.send(&b, &"x".repeat(16 * 1024)).await;
     let ok: Message = serde_json::from_value(ok).unwrap();
-    let page: MessagePage = serde_json::from_value(
-        alice
-            .client
-            .ack(event::FETCH_MESSAGES, json!({"with": b}))
-            .await,
-    )
-    .unwrap();
+    let page: MessagePage = alice.client.fetch(json!({"with": b})).await;
     assert_eq!(page.messages, [ok], "only the valid message was stored");
 }
 
@@ -107,15 +101,10 @@ async fn bad_events_without_ack_are_dropped_and_the_socket_stays() {
     let got: Message =
         serde_json::from_value(bob.client.next(event::PRIVATE_MESSAGE).await).unwrap();
     assert_eq!(got, ok);
-    let page: MessagePage = serde_json::from_value(
-        bob.client
-            .ack(
-                event::FETCH_MESSAGES,
-                json!({"with": alice.session.user_id}),
-            )
-            .await,
-    )
-    .unwrap();
+    let page: MessagePage = bob
+        .client
+        .fetch(json!({"with": alice.session.user_id}))
+        .await;
     assert_eq!(page.messages, [ok]);
     bob.client.assert_no(event::USER_DISCONNECTED).await;
 }

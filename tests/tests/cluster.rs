@@ -79,23 +79,12 @@ async fn three_nodes_act_as_one_server() {
     assert_eq!(copy, sent);
 
     // History and paging come from the shared store, on any node.
-    let page: MessagePage = serde_json::from_value(
-        carol
-            .client
-            .ack(event::FETCH_MESSAGES, json!({"with": a}))
-            .await,
-    )
-    .unwrap();
+    let page: MessagePage = carol.client.fetch(json!({"with": a})).await;
     assert!(
         page.messages.is_empty(),
         "carol sees only her own conversations"
     );
-    let page: MessagePage = serde_json::from_value(
-        bob.client
-            .ack(event::FETCH_MESSAGES, json!({"with": a}))
-            .await,
-    )
-    .unwrap();
+    let page: MessagePage = bob.client.fetch(json!({"with": a})).await;
     assert_eq!(page.messages, std::slice::from_ref(&sent));
     // Idempotent retries across nodes.
     let payload = json!({"to": b, "content": "once", "clientId": "k1"});

@@ -198,6 +198,51 @@ async fn close_app(c: Client, app: &Path) {
     .await;
 }
 
+/// The app under test: `NATTER_APP_BIN`, built by `tauri build --debug --no-bundle`.
+fn app_bin() -> PathBuf {
+    let app: PathBuf = std::env::var_os("NATTER_APP_BIN")
+        .expect("NATTER_APP_BIN: the app built by `tauri build --debug --no-bundle`")
+        .into();
+    assert!(app.exists(), "{} is missing", app.display());
+    app
+}
+
+/// Fills in the login form (server address, name, and a password when given) and submits
+/// it, once the page is ready (typing earlier races the username field's autofocus, which
+/// takes the keys).
+async fn submit_login(c: &Client, addr: &str, name: &str, password: Option<&str>) {
+    ready(c).await;
+    fill_login(c, addr, name, password).await;
+    click_when_enabled(c, "[data-testid=login]").await;
+}
+
+/// Types the server address, the name and a password when given into the login form.
+async fn fill_login(c: &Client, addr: &str, name: &str, password: Option<&str>) {
+    type_into(c, "[data-testid=server-url]", addr).await;
+    type_into(c, "[data-testid=username]", name).await;
+    if let Some(password) = password {
+        type_into(c, "[data-testid=password]", password).await;
+    }
+}
+
+/// Logs in through the form as `name` (with `password`, an existing account), trusting the
+/// server's certificate, until the status says connected.
+async fn log_in(c: &Client, server: &TestServer, name: &str, password: Option<&str>) {
+    submit_login(c, &server.addr.to_string(), name, password).await;
+    click_when_enabled(c, "[data-testid=trust]").await;
+    status_contains(c, "connected").await;
+}
+
+/// Waits until the login form's error says `words`.
+async fn login_error_says(c: &Client, words: &str) {
+    eventually(words, || async {
+        text(c, "[data-testid=login-error]")
+            .await
+            .filter(|t| t.contains(words))
+    })
+    .await;
+}
+
 /// Whether a process of the binary `app` runs.
 fn app_running(app: &Path) -> bool {
     let Ok(procs) = std::fs::read_dir("/proc") else {
@@ -268,22 +313,14 @@ async fn save_screenshot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, tauri-driver and the built app: scripts/test.sh runs it"]
 async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
-    let app: PathBuf = std::env::var_os("NATTER_APP_BIN")
-        .expect("NATTER_APP_BIN: the app built by `tauri build --debug --no-bundle`")
-        .into();
-    assert!(app.exists(), "{} is missing", app.display());
+    let app = app_bin();
     let (srv_dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut server = TestServer::start(srv_dir.path(), &[]).await;
     let addr = server.addr.to_string();
     let driver = Driver::start(home.path()).await;
     let c = driver.launch(&app).await;
 
-    // Log in through the form, once the page is ready (typing earlier races the username
-    // field's autofocus, which takes the keys).
-    ready(&c).await;
-    type_into(&c, "[data-testid=server-url]", &addr).await;
-    type_into(&c, "[data-testid=username]", "alice").await;
-    click(&c, "[data-testid=login]").await;
+    submit_login(&c, &addr, "alice", None).await;
     // First contact: the fingerprint the server printed, and nothing sent until trusted.
     let shown = eventually("fingerprint", || text(&c, "[data-testid=fingerprint]")).await;
     assert_eq!(Some(shown.trim()), server.fingerprint.as_deref());
@@ -388,9 +425,7 @@ async fn a_person_logs_in_chats_survives_a_server_restart_and_relaunches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, tauri-driver and the built app: scripts/test.sh runs it"]
 async fn join_password_logout_and_a_changed_certificate_in_the_window() {
-    let app: PathBuf = std::env::var_os("NATTER_APP_BIN")
-        .expect("NATTER_APP_BIN: the app built by `tauri build --debug --no-bundle`")
-        .into();
+    let app = app_bin();
     let (srv_dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let join = home.path().join("join");
     std::fs::write(&join, "open sesame\n").unwrap();
@@ -401,18 +436,9 @@ async fn join_password_logout_and_a_changed_certificate_in_the_window() {
     let c = driver.launch(&app).await;
 
     // Without the join password the server says what is missing.
-    ready(&c).await;
-    type_into(&c, "[data-testid=server-url]", &addr).await;
-    type_into(&c, "[data-testid=username]", "erin").await;
-    type_into(&c, "[data-testid=password]", "correct horse").await;
-    click_when_enabled(&c, "[data-testid=login]").await;
+    submit_login(&c, &addr, "erin", Some("correct horse")).await;
     click(&c, "[data-testid=trust]").await;
-    eventually("join password refusal", || async {
-        text(&c, "[data-testid=login-error]")
-            .await
-            .filter(|t| t.contains("join password required"))
-    })
-    .await;
+    login_error_says(&c, "join password required").await;
     type_into(&c, "[data-testid=join-password]", "open sesame").await;
     click_when_enabled(&c, "[data-testid=login]").await;
     status_contains(&c, "connected").await;
@@ -435,17 +461,10 @@ async fn join_password_logout_and_a_changed_certificate_in_the_window() {
     }
     let log_before = server.log().len();
     let server = TestServer::start_at(srv_dir.path(), &addr, &args).await;
-    type_into(&c, "[data-testid=server-url]", &addr).await;
-    type_into(&c, "[data-testid=username]", "erin").await;
-    type_into(&c, "[data-testid=password]", "correct horse").await;
+    fill_login(&c, &addr, "erin", Some("correct horse")).await;
     type_into(&c, "[data-testid=join-password]", "open sesame").await;
     click_when_enabled(&c, "[data-testid=login]").await;
-    eventually("changed certificate", || async {
-        text(&c, "[data-testid=login-error]")
-            .await
-            .filter(|t| t.contains("certificate changed"))
-    })
-    .await;
+    login_error_says(&c, "certificate changed").await;
     let shown = eventually("new fingerprint", || text(&c, "[data-testid=fingerprint]")).await;
     assert_eq!(Some(shown.trim()), server.fingerprint.as_deref());
     assert!(
@@ -592,20 +611,13 @@ fn saved_session(home: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, a session bus, tauri-driver and the built app: scripts/test.sh runs it"]
 async fn notifications_tray_receipts_and_typing_in_the_window() {
-    let app: PathBuf = std::env::var_os("NATTER_APP_BIN")
-        .expect("NATTER_APP_BIN: the app built by `tauri build --debug --no-bundle`")
-        .into();
+    let app = app_bin();
     let (srv_dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let bus = DesktopBus::start(home.path()).await;
     let server = TestServer::start(srv_dir.path(), &[]).await;
     let driver = Driver::start(home.path()).await;
     let c = driver.launch(&app).await;
-    ready(&c).await;
-    type_into(&c, "[data-testid=server-url]", &server.addr.to_string()).await;
-    type_into(&c, "[data-testid=username]", "alice").await;
-    click(&c, "[data-testid=login]").await;
-    click_when_enabled(&c, "[data-testid=trust]").await;
-    status_contains(&c, "connected").await;
+    log_in(&c, &server, "alice", None).await;
     // The tray icon registered with the desktop's tray.
     eventually("tray icon", || async {
         (!bus.calls("RegisterStatusNotifierItem").is_empty()).then_some(())
@@ -747,24 +759,10 @@ async fn notifications_tray_receipts_and_typing_in_the_window() {
     driver.stop().await;
 }
 
-/// Logs in through the form as `name` (with `password`, an existing account), trusting the
-/// server's certificate, until the status says connected.
-async fn log_in(c: &Client, server: &TestServer, name: &str, password: &str) {
-    ready(c).await;
-    type_into(c, "[data-testid=server-url]", &server.addr.to_string()).await;
-    type_into(c, "[data-testid=username]", name).await;
-    type_into(c, "[data-testid=password]", password).await;
-    click(c, "[data-testid=login]").await;
-    click_when_enabled(c, "[data-testid=trust]").await;
-    status_contains(c, "connected").await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, tauri-driver and the built app: scripts/test.sh runs it"]
 async fn groups_images_and_search_in_the_window() {
-    let app: PathBuf = std::env::var_os("NATTER_APP_BIN")
-        .expect("NATTER_APP_BIN: the app built by `tauri build --debug --no-bundle`")
-        .into();
+    let app = app_bin();
     let (srv_dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // A short login history, so an old message is found only by paging back.
     let server = TestServer::start(srv_dir.path(), &["--history-per-chat", "20"]).await;
@@ -788,7 +786,7 @@ async fn groups_images_and_search_in_the_window() {
 
     let driver = Driver::start(home.path()).await;
     let c = driver.launch(&app).await;
-    log_in(&c, &server, "alice", "correct horse").await;
+    log_in(&c, &server, "alice", Some("correct horse")).await;
 
     // A new group with Bob and Carol.
     click(&c, "[data-testid=new-group]").await;

@@ -120,15 +120,10 @@ async fn a_full_disk_is_reported_and_loses_nothing() {
         )
         .await;
     assert!(ack["id"].is_u64(), "{ack}");
-    let page: MessagePage = serde_json::from_value(
-        bob.client
-            .ack(
-                event::FETCH_MESSAGES,
-                json!({"with": alice.session.user_id, "limit": 500}),
-            )
-            .await,
-    )
-    .unwrap();
+    let page: MessagePage = bob
+        .client
+        .fetch(json!({"with": alice.session.user_id, "limit": 500}))
+        .await;
     let mut ids: Vec<_> = page
         .messages
         .iter()

@@ -48,13 +48,16 @@ fn stored_files(server: &TestServer) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn send_file(from: &Login, to: &str, file_id: &str, event_name: &str) -> Value {
-    from.client
-        .ack(
-            event_name,
-            json!({"to": to, "content": "", "attachment": {"fileID": file_id}}),
-        )
-        .await
+/// Sends the uploaded file `file_id` to `to`: as `group message` to a groupID, else as
+/// `private message`; the ack.
+async fn send_file(from: &Login, to: &str, file_id: &str) -> Value {
+    let event_name = if natter_protocol::is_group_id(to) {
+        event::GROUP_MESSAGE
+    } else {
+        event::PRIVATE_MESSAGE
+    };
+    let attached = json!({"to": to, "content": "", "attachment": {"fileID": file_id}});
+    from.client.ack(event_name, attached).await
 }
 
 fn status(r: &Response) -> u16 {
@@ -135,13 +138,7 @@ async fn a_large_upload_streams_to_disk_and_only_the_conversation_downloads_it()
     );
     assert_eq!(status(&http::get(&server, &path, None, &[]).await), 401);
 
-    let sent = send_file(
-        &alice,
-        &bob.session.user_id,
-        &file_id,
-        event::PRIVATE_MESSAGE,
-    )
-    .await;
+    let sent = send_file(&alice, &bob.session.user_id, &file_id).await;
     let attachment = json!({"fileID": file_id, "name": "backup 2026 — é.tar",
                             "size": 50 * MIB, "type": "application/x-tar"});
     assert_eq!(sent["attachment"], attachment, "{sent}");
@@ -186,21 +183,9 @@ async fn a_large_upload_streams_to_disk_and_only_the_conversation_downloads_it()
         404
     );
     // Someone else's file cannot be attached; an unknown one neither.
-    let foreign = send_file(
-        &carol,
-        &alice.session.user_id,
-        &file_id,
-        event::PRIVATE_MESSAGE,
-    )
-    .await;
+    let foreign = send_file(&carol, &alice.session.user_id, &file_id).await;
     assert_eq!(foreign["code"], "unknown_file");
-    let unknown = send_file(
-        &carol,
-        &alice.session.user_id,
-        "nope",
-        event::PRIVATE_MESSAGE,
-    )
-    .await;
+    let unknown = send_file(&carol, &alice.session.user_id, "nope").await;
     assert_eq!(unknown["code"], "unknown_file");
     assert_eq!(
         status(&http::get(&server, &path, Some(&c_sid), &[]).await),
@@ -325,7 +310,7 @@ async fn images_in_a_group_get_a_preview_for_members_only() {
     .await;
     assert_eq!(up.status, 201);
     let file_id = up.json()["fileID"].as_str().unwrap().to_owned();
-    let sent = send_file(&alice, &g, &file_id, event::GROUP_MESSAGE).await;
+    let sent = send_file(&alice, &g, &file_id).await;
     assert_eq!(sent["attachment"]["type"], "image/png", "{sent}");
     assert_eq!(
         bob.client.next(event::GROUP_MESSAGE).await["attachment"]["fileID"],
@@ -394,13 +379,7 @@ async fn a_file_uploaded_through_one_node_downloads_through_another() {
     .await;
     assert_eq!(up.status, 201);
     let file_id = up.json()["fileID"].as_str().unwrap().to_owned();
-    let sent = send_file(
-        &alice,
-        &bob.session.user_id,
-        &file_id,
-        event::PRIVATE_MESSAGE,
-    )
-    .await;
+    let sent = send_file(&alice, &bob.session.user_id, &file_id).await;
     assert_eq!(sent["attachment"]["size"], 3 * MIB, "{sent}");
     assert_eq!(
         bob.client.next(event::PRIVATE_MESSAGE).await["attachment"]["fileID"],

@@ -107,13 +107,7 @@ async fn a_retry_with_the_same_client_id_is_stored_and_delivered_once() {
     let again = SioClient::resume(&server.url, &alice.session.session_id).await;
     let third = message(again.client.ack(event::PRIVATE_MESSAGE, payload).await);
     assert_eq!(third, first);
-    let page: MessagePage = serde_json::from_value(
-        again
-            .client
-            .ack(event::FETCH_MESSAGES, json!({"with": b}))
-            .await,
-    )
-    .unwrap();
+    let page: MessagePage = again.client.fetch(json!({"with": b})).await;
     assert_eq!(page.messages.len(), 1);
 }
 
@@ -154,28 +148,16 @@ async fn login_carries_recent_history_and_older_pages_can_be_fetched() {
     );
 
     // Scroll back from the oldest message shown.
-    let page: MessagePage = serde_json::from_value(
-        again
-            .client
-            .ack(
-                event::FETCH_MESSAGES,
-                json!({"with": b, "before": sent[7].id, "limit": 4}),
-            )
-            .await,
-    )
-    .unwrap();
+    let page: MessagePage = again
+        .client
+        .fetch(json!({"with": b, "before": sent[7].id, "limit": 4}))
+        .await;
     assert_eq!(page.messages, sent[3..7]);
     assert!(page.has_more);
-    let last: MessagePage = serde_json::from_value(
-        again
-            .client
-            .ack(
-                event::FETCH_MESSAGES,
-                json!({"with": b, "before": sent[3].id, "limit": 4}),
-            )
-            .await,
-    )
-    .unwrap();
+    let last: MessagePage = again
+        .client
+        .fetch(json!({"with": b, "before": sent[3].id, "limit": 4}))
+        .await;
     assert_eq!(last.messages, sent[..3]);
     assert!(!last.has_more);
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use natter_protocol::{Message, MessagePage, Reply, event};
+use natter_protocol::{Message, Reply, event};
 use natter_tests::{SioClient, TestServer, WAIT};
 use serde_json::json;
 
@@ -82,31 +82,7 @@ async fn acked_messages_and_sessions_survive_a_sigkill() {
             .expect("retry accepted");
     }
 
-    let page: MessagePage = serde_json::from_value(
-        alice
-            .client
-            .ack(event::FETCH_MESSAGES, json!({"with": b, "limit": 100_000}))
-            .await,
-    )
-    .unwrap();
-    let mut history = page.messages;
-    let mut before = history.first().map(|m| m.id);
-    let mut more = page.has_more;
-    while more {
-        let older: MessagePage = serde_json::from_value(
-            alice
-                .client
-                .ack(
-                    event::FETCH_MESSAGES,
-                    json!({"with": b, "before": before, "limit": 500}),
-                )
-                .await,
-        )
-        .unwrap();
-        before = older.messages.first().map(|m| m.id);
-        more = older.has_more;
-        history.splice(0..0, older.messages);
-    }
+    let history = alice.client.history(&b).await;
 
     // Every acked message is there, unchanged.
     let stored: std::collections::HashMap<u64, &Message> =

@@ -1,39 +1,28 @@
 //! What people see of each other besides messages: `read` markers (unread counts that follow a
 //! person across devices, read receipts), `typing`, and the `set receipts` choice.
 
-use std::sync::Arc;
-
-use natter_protocol::{
-    Done, MarkRead, Object, ReadMarker, SetReceipts, TypingFrom, TypingTo, event,
-};
+use natter_protocol::{MarkRead, Object, ReadMarker, SetReceipts, TypingFrom, TypingTo, event};
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, TryData};
 
-use super::{Identity, Rejection, refused, send_ack};
-use crate::AppState;
+use super::{Ctx, Identity, Rejection, done};
+use crate::ServerState;
 
 /// `read {with, upTo}`: moves the reader's marker forward, then tells the reader's other
 /// sockets (their badges clear) and, unless the reader keeps receipts private, the peer's.
 pub async fn on_read<A: Adapter>(
-    socket: SocketRef<A>,
+    ctx: Ctx<A>,
     TryData(payload): TryData<Object<MarkRead>>,
     ack: AckSender<A>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
 ) {
-    let marker = match mark_read(&app, &me, payload).await {
-        Ok(marker) => {
-            send_ack(ack, &Done { ok: true });
-            marker
-        }
-        Err(rejection) => {
-            send_ack(ack, &rejection.reply());
-            refused(&socket, &app, &me, "read", &rejection);
-            return;
-        }
-    };
+    let Ctx {
+        socket, me, app, ..
+    } = &ctx;
+    let result = mark_read(app, me, payload).await;
     // Not moved (an older or repeated marker): nobody needs to hear of it.
-    let Some(marker) = marker else { return };
+    let Some(Some(marker)) = ctx.answer(ack, event::READ, result, done) else {
+        return;
+    };
     let mut to = socket.to(me.user_id.clone());
     // In a group, markers only sync the reader's own devices.
     if !natter_protocol::is_group_id(&marker.to) {
@@ -51,7 +40,7 @@ pub async fn on_read<A: Adapter>(
 }
 
 async fn mark_read(
-    app: &AppState,
+    app: &ServerState,
     me: &Identity,
     payload: Result<Object<MarkRead>, impl std::fmt::Debug>,
 ) -> Result<Option<ReadMarker>, Rejection> {
@@ -72,20 +61,12 @@ async fn mark_read(
 /// `typing {to}`: relayed as `typing {from}` to the recipient's sockets only. Not stored, not
 /// acked; beyond a few a second per sender they are dropped (a client repeats them every few
 /// seconds while its person types).
-pub async fn on_typing<A: Adapter>(
-    socket: SocketRef<A>,
-    TryData(payload): TryData<Object<TypingTo>>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
-) {
+pub async fn on_typing<A: Adapter>(ctx: Ctx<A>, TryData(payload): TryData<Object<TypingTo>>) {
+    let Ctx {
+        socket, me, app, ..
+    } = &ctx;
     let Ok(Object(TypingTo { to })) = payload else {
-        refused(
-            &socket,
-            &app,
-            &me,
-            "typing",
-            &Rejection::InvalidPayload("{to}"),
-        );
+        ctx.refused("typing", &Rejection::InvalidPayload("{to}"));
         return;
     };
     if app.typing_rate.take(&me.user_id).is_err() {
@@ -110,23 +91,16 @@ pub async fn on_typing<A: Adapter>(
 
 /// `set receipts {send}`: whether others see how far this user has read.
 pub async fn on_set_receipts<A: Adapter>(
-    socket: SocketRef<A>,
+    ctx: Ctx<A>,
     TryData(payload): TryData<Object<SetReceipts>>,
     ack: AckSender<A>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
 ) {
+    let Ctx { me, app, .. } = &ctx;
     let result = async {
         let Object(req) = payload.map_err(|_| Rejection::InvalidPayload("{send}"))?;
         app.store.set_receipts(&me.user_id, req.send).await?;
         Ok::<_, Rejection>(())
     }
     .await;
-    match result {
-        Ok(()) => send_ack(ack, &Done { ok: true }),
-        Err(rejection) => {
-            send_ack(ack, &rejection.reply());
-            refused(&socket, &app, &me, "set receipts", &rejection);
-        }
-    }
+    ctx.answer(ack, event::SET_RECEIPTS, result, done);
 }

@@ -5,18 +5,16 @@
 //! read from the store on every event, so a change takes effect at once on every node, with
 //! nothing to join or leave.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use natter_protocol::{
-    AddMembers, CreateGroup, Done, Group, LeaveGroup, Message, Object, SendMessage, event,
+    AddMembers, CreateGroup, Group, LeaveGroup, Message, Object, SendMessage, event,
 };
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, TryData};
+use std::collections::HashMap;
 
-use super::{Identity, Rejection, bounds, refused, send_ack};
-use crate::AppState;
+use super::{Ctx, Identity, Rejection, bounds, done};
+use crate::ServerState;
 use crate::ids;
 use crate::store::{GroupRecord, Inserted, StoreError};
 
@@ -40,7 +38,7 @@ async fn announce<A: Adapter>(io: &SocketIo<A>, to: &[String], group: &Group) {
 /// Checks people to add: they exist, are not too many with those already in. Deduplicated, in
 /// the order given.
 async fn check_members(
-    app: &AppState,
+    app: &ServerState,
     members: Vec<String>,
     already: &[String],
 ) -> Result<Vec<String>, Rejection> {
@@ -61,7 +59,7 @@ async fn check_members(
 }
 
 /// A group's changes cost a token from the sender's message budget, like a message.
-fn pay(app: &AppState, me: &Identity) -> Result<(), Rejection> {
+fn pay(app: &ServerState, me: &Identity) -> Result<(), Rejection> {
     if let Some(buckets) = &app.message_rate {
         buckets.take(&me.user_id).map_err(Rejection::RateLimited)?;
     }
@@ -71,42 +69,29 @@ fn pay(app: &AppState, me: &Identity) -> Result<(), Rejection> {
 /// `create group {name, members}`: the creator is a member; every member's sockets get
 /// `group`.
 pub async fn on_create_group<A: Adapter>(
-    socket: SocketRef<A>,
-    io: SocketIo<A>,
+    ctx: Ctx<A>,
     TryData(payload): TryData<Object<CreateGroup>>,
     ack: AckSender<A>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
 ) {
-    let result = create_group(&app, &me, payload).await;
-    answer_with_group(&socket, &io, ack, &app, &me, "create group", result).await;
+    let Ctx { me, app, .. } = &ctx;
+    let result = create_group(app, me, payload).await;
+    answer_with_group(&ctx, ack, event::CREATE_GROUP, result).await;
 }
 
 /// Acks a group change and tells every member, or acks why it was refused.
 async fn answer_with_group<A: Adapter>(
-    socket: &SocketRef<A>,
-    io: &SocketIo<A>,
+    ctx: &Ctx<A>,
     ack: AckSender<A>,
-    app: &AppState,
-    me: &Identity,
     event: &'static str,
     result: Result<GroupRecord, Rejection>,
 ) {
-    match result {
-        Ok(group) => {
-            let group = wire(&group);
-            send_ack(ack, &group);
-            announce(io, &group.members, &group).await;
-        }
-        Err(rejection) => {
-            send_ack(ack, &rejection.reply());
-            refused(socket, app, me, event, &rejection);
-        }
+    if let Some(group) = ctx.respond(ack, event, result.map(|g| wire(&g))) {
+        announce(&ctx.io, &group.members, &group).await;
     }
 }
 
 async fn create_group(
-    app: &AppState,
+    app: &ServerState,
     me: &Identity,
     payload: Result<Object<CreateGroup>, impl std::fmt::Debug>,
 ) -> Result<GroupRecord, Rejection> {
@@ -128,20 +113,18 @@ async fn create_group(
 /// `add members {groupID, members}`: members only; everyone in the group afterwards gets
 /// `group`.
 pub async fn on_add_members<A: Adapter>(
-    socket: SocketRef<A>,
-    io: SocketIo<A>,
+    ctx: Ctx<A>,
     TryData(payload): TryData<Object<AddMembers>>,
     ack: AckSender<A>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
 ) {
-    let result = add_members(&app, &me, payload).await;
-    answer_with_group(&socket, &io, ack, &app, &me, "add members", result).await;
+    let Ctx { me, app, .. } = &ctx;
+    let result = add_members(app, me, payload).await;
+    answer_with_group(&ctx, ack, event::ADD_MEMBERS, result).await;
 }
 
 /// The group, if `me` is one of its members.
 async fn member_of(
-    app: &AppState,
+    app: &ServerState,
     me: &Identity,
     group_id: &str,
 ) -> Result<GroupRecord, Rejection> {
@@ -153,7 +136,7 @@ async fn member_of(
 }
 
 async fn add_members(
-    app: &AppState,
+    app: &ServerState,
     me: &Identity,
     payload: Result<Object<AddMembers>, impl std::fmt::Debug>,
 ) -> Result<GroupRecord, Rejection> {
@@ -173,82 +156,57 @@ async fn add_members(
 /// `leave group {groupID}`: the sender leaves; the remaining members and the leaver's own
 /// sockets get the group without them.
 pub async fn on_leave_group<A: Adapter>(
-    socket: SocketRef<A>,
-    io: SocketIo<A>,
+    ctx: Ctx<A>,
     TryData(payload): TryData<Object<LeaveGroup>>,
     ack: AckSender<A>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
 ) {
+    let Ctx { io, me, app, .. } = &ctx;
     let result = async {
         let Object(req) = payload.map_err(|_| Rejection::InvalidPayload("{groupID}"))?;
-        member_of(&app, &me, &req.group_id).await?;
+        member_of(app, me, &req.group_id).await?;
         app.store
             .remove_member(&req.group_id, &me.user_id)
             .await?
             .ok_or(Rejection::NotMember)
     }
     .await;
-    match result {
-        Ok(group) => {
-            send_ack(ack, &Done { ok: true });
-            let mut to = group.members.clone();
-            to.push(me.user_id.clone());
-            announce(&io, &to, &wire(&group)).await;
-        }
-        Err(rejection) => {
-            send_ack(ack, &rejection.reply());
-            refused(&socket, &app, &me, "leave group", &rejection);
-        }
+    if let Some(group) = ctx.answer(ack, event::LEAVE_GROUP, result, done) {
+        let mut to = group.members.clone();
+        to.push(me.user_id.clone());
+        announce(io, &to, &wire(&group)).await;
     }
 }
 
 /// `group message {to: groupID, content, clientId?, attachment?}`: members only; stored, acked,
 /// then delivered to every member's sockets but the sending one.
 pub async fn on_group_message<A: Adapter>(
-    socket: SocketRef<A>,
-    io: SocketIo<A>,
+    ctx: Ctx<A>,
     TryData(payload): TryData<Object<SendMessage>>,
     ack: AckSender<A>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
 ) {
+    let Ctx { me, app, .. } = &ctx;
     let result = async {
         let Object(msg) = payload
             .map_err(|_| Rejection::InvalidPayload("{to, content, clientId?, attachment?}"))?;
-        let group = member_of(&app, &me, &msg.to).await?;
-        let inserted = super::messages::store_checked(&app, &me, msg).await?;
+        let group = member_of(app, me, &msg.to).await?;
+        let inserted = super::messages::store_checked(app, me, msg).await?;
         Ok::<_, Rejection>((group, inserted))
     }
     .await;
-    let (group, message) = match result {
-        Ok((group, Inserted::New(m))) => {
-            send_ack(ack, &m);
-            (group, m)
-        }
-        Ok((_, Inserted::Duplicate(m))) => {
-            send_ack(ack, &m);
-            return;
-        }
-        Err(rejection) => {
-            send_ack(ack, &rejection.reply());
-            refused(&socket, &app, &me, "group message", &rejection);
-            return;
-        }
+    // The ack is the message; a retry (`Duplicate`) was delivered the first time.
+    let result = result.map(|(group, inserted)| (inserted, group));
+    let Some((Inserted::New(message), group)) =
+        ctx.answer(ack, event::GROUP_MESSAGE, result, |(m, _)| m)
+    else {
+        return;
     };
-    crate::presence::before_delivering(&io, &app.presence_batches, &me.user_id).await;
-    if let Err(e) = socket
-        .to(group.members)
-        .emit(event::GROUP_MESSAGE, &message)
-        .await
-    {
-        tracing::warn!(id = message.id, error = %e, "could not deliver a stored group message");
-    }
+    ctx.deliver(group.members, event::GROUP_MESSAGE, &message)
+        .await;
 }
 
 /// The person's groups for the login: each with its recent messages (bounded in bytes) and
 /// unread count.
-pub async fn groups_for(app: &AppState, user_id: &str) -> Result<Vec<Group>, StoreError> {
+pub async fn groups_for(app: &ServerState, user_id: &str) -> Result<Vec<Group>, StoreError> {
     let groups = app.store.groups_of(user_id).await?;
     if groups.is_empty() {
         return Ok(Vec::new());
@@ -260,9 +218,9 @@ pub async fn groups_for(app: &AppState, user_id: &str) -> Result<Vec<Group>, Sto
         .await?;
     let mut unread: HashMap<String, u64> = HashMap::new();
     let mut history: HashMap<String, Vec<Message>> = HashMap::new();
-    for (g, messages, n) in recent {
-        unread.insert(g.clone(), n);
-        history.insert(g, messages);
+    for g in recent {
+        unread.insert(g.group_id.clone(), g.unread);
+        history.insert(g.group_id, g.messages);
     }
     bounds::trim_history(&mut history, bounds::MAX_LOGIN_HISTORY_BYTES);
     Ok(groups

@@ -1,59 +1,35 @@
 //! `private message`, `fetch messages` and `search messages`: stored before acked, delivered to
 //! rooms; history only from the person's own conversations.
 
-use std::sync::Arc;
-
 use natter_protocol::{
     FetchMessages, Message, MessagePage, Object, SearchMessages, SearchResults, SendMessage, event,
 };
-use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, TryData};
 
-use super::{Identity, Rejection, bounds, refused, send_ack};
-use crate::AppState;
-use crate::store::{Conversation, Inserted, NewMessage};
+use super::{Ctx, Identity, Rejection, bounds};
+use crate::ServerState;
+use crate::store::{Conversation, Inserted, NewMessage, SearchRequest};
 
 /// `private message`: validate, store (committed), ack, then deliver to the recipient's room
 /// and the sender's other sockets.
 pub async fn on_private_message<A: Adapter>(
-    socket: SocketRef<A>,
-    io: SocketIo<A>,
+    ctx: Ctx<A>,
     TryData(payload): TryData<Object<SendMessage>>,
     ack: AckSender<A>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
 ) {
-    let result = store_message(&app, &me, payload).await;
-    let message = match result {
-        Ok(Inserted::New(m)) => {
-            send_ack(ack, &m);
-            m
-        }
-        Ok(Inserted::Duplicate(m)) => {
-            // Already delivered the first time; the retry only needs its ack.
-            send_ack(ack, &m);
-            return;
-        }
-        Err(rejection) => {
-            send_ack(ack, &rejection.reply());
-            refused(&socket, &app, &me, "private message", &rejection);
-            return;
-        }
+    let Ctx { me, app, .. } = &ctx;
+    let result = store_message(app, me, payload).await;
+    // A retry (`Duplicate`) was delivered the first time: it only needs its ack.
+    let Some(Inserted::New(message)) = ctx.respond(ack, event::PRIVATE_MESSAGE, result) else {
+        return;
     };
-    crate::presence::before_delivering(&io, &app.presence_batches, &me.user_id).await;
-    if let Err(e) = socket
-        .to(message.to.clone())
-        .to(me.user_id.clone())
-        .emit(event::PRIVATE_MESSAGE, &message)
-        .await
-    {
-        tracing::warn!(id = message.id, error = %e, "could not deliver a stored message");
-    }
+    let rooms = vec![message.to.clone(), me.user_id.clone()];
+    ctx.deliver(rooms, event::PRIVATE_MESSAGE, &message).await;
 }
 
 async fn store_message(
-    app: &AppState,
+    app: &ServerState,
     me: &Identity,
     payload: Result<Object<SendMessage>, impl std::fmt::Debug>,
 ) -> Result<Inserted, Rejection> {
@@ -70,7 +46,7 @@ async fn store_message(
 /// attachment (one's own upload), the rate limit, then the store. The recipient is checked by
 /// the caller.
 pub(super) async fn store_checked(
-    app: &AppState,
+    app: &ServerState,
     me: &Identity,
     msg: SendMessage,
 ) -> Result<Inserted, Rejection> {
@@ -116,23 +92,17 @@ pub(super) async fn store_checked(
 
 /// Extension `fetch messages`: an older page of one of the user's own conversations.
 pub async fn on_fetch_messages<A: Adapter>(
-    socket: SocketRef<A>,
+    ctx: Ctx<A>,
     TryData(payload): TryData<Object<FetchMessages>>,
     ack: AckSender<A>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
 ) {
-    match fetch_page(&app, &me, payload).await {
-        Ok(page) => send_ack(ack, &page),
-        Err(rejection) => {
-            send_ack(ack, &rejection.reply());
-            refused(&socket, &app, &me, "fetch messages", &rejection);
-        }
-    }
+    let Ctx { me, app, .. } = &ctx;
+    let result = fetch_page(app, me, payload).await;
+    ctx.respond(ack, event::FETCH_MESSAGES, result);
 }
 
 async fn fetch_page(
-    app: &AppState,
+    app: &ServerState,
     me: &Identity,
     payload: Result<Object<FetchMessages>, impl std::fmt::Debug>,
 ) -> Result<MessagePage, Rejection> {
@@ -153,7 +123,7 @@ async fn fetch_page(
 
 /// A client still paying for earlier answers waits: answers it asked for and does not read
 /// would otherwise pile up in its socket's queue.
-fn can_afford_answer(app: &AppState, me: &Identity) -> Result<(), Rejection> {
+fn can_afford_answer(app: &ServerState, me: &Identity) -> Result<(), Rejection> {
     if let Some(budget) = &app.fetch_bytes {
         budget
             .take_cost(&me.user_id, 1.0, 0.0)
@@ -163,7 +133,7 @@ fn can_afford_answer(app: &AppState, me: &Identity) -> Result<(), Rejection> {
 }
 
 /// Charges an answer's bytes to the client's history budget (it may go into debt).
-fn pay_for_answer(app: &AppState, me: &Identity, messages: &[Message]) -> Result<(), Rejection> {
+fn pay_for_answer(app: &ServerState, me: &Identity, messages: &[Message]) -> Result<(), Rejection> {
     if let Some(budget) = &app.fetch_bytes {
         let bytes: usize = messages
             .iter()
@@ -179,7 +149,7 @@ fn pay_for_answer(app: &AppState, me: &Identity, messages: &[Message]) -> Result
 /// `with` as one of the person's conversations: a user that exists, or a group they are a
 /// member of.
 pub(super) async fn own_conversation<'a>(
-    app: &AppState,
+    app: &ServerState,
     me: &'a Identity,
     with: &'a str,
 ) -> Result<Conversation<'a>, Rejection> {
@@ -207,23 +177,17 @@ pub(super) async fn own_conversation<'a>(
 /// Extension `search messages`: matches from the person's own conversations, newest first,
 /// bounded in count and bytes.
 pub async fn on_search_messages<A: Adapter>(
-    socket: SocketRef<A>,
+    ctx: Ctx<A>,
     TryData(payload): TryData<Object<SearchMessages>>,
     ack: AckSender<A>,
-    Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
 ) {
-    match search(&app, &me, payload).await {
-        Ok(results) => send_ack(ack, &results),
-        Err(rejection) => {
-            send_ack(ack, &rejection.reply());
-            refused(&socket, &app, &me, "search messages", &rejection);
-        }
-    }
+    let Ctx { me, app, .. } = &ctx;
+    let result = search(app, me, payload).await;
+    ctx.respond(ack, event::SEARCH_MESSAGES, result);
 }
 
 async fn search(
-    app: &AppState,
+    app: &ServerState,
     me: &Identity,
     payload: Result<Object<SearchMessages>, impl std::fmt::Debug>,
 ) -> Result<SearchResults, Rejection> {
@@ -246,7 +210,12 @@ async fn search(
         .clamp(1, natter_protocol::SEARCH_MAX_RESULTS);
     let mut messages = app
         .store
-        .search(&me.user_id, q, within, limit)
+        .search(SearchRequest {
+            user_id: &me.user_id,
+            text: q,
+            within,
+            limit,
+        })
         .await?
         .map_err(|_| Rejection::Unsupported)?;
     // Newest first here: keep the newest within the byte bound.

@@ -16,7 +16,7 @@ use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::{SocketIo, socket::DisconnectReason};
 
 use super::{Rejection, bounds, emit, messages, send_ack};
-use crate::AppState;
+use crate::ServerState;
 use crate::accounts::{hash_password, join_password_matches, verify_password};
 use crate::ids;
 use crate::presence::{self, Joined, Left};
@@ -86,7 +86,7 @@ pub async fn authenticate<A: Adapter>(
     socket: SocketRef<A>,
     io: SocketIo<A>,
     TryData(auth): TryData<Object<Auth>>,
-    State(app): State<AppState>,
+    State(app): State<ServerState>,
 ) -> Result<(), AuthError> {
     let auth = auth.map(|Object(a)| a).unwrap_or_default();
     let addr = client_addr(&socket);
@@ -133,7 +133,11 @@ pub async fn authenticate<A: Adapter>(
     Ok(())
 }
 
-async fn resolve_identity(app: &AppState, auth: Auth, addr: IpAddr) -> Result<Identity, AuthError> {
+async fn resolve_identity(
+    app: &ServerState,
+    auth: Auth,
+    addr: IpAddr,
+) -> Result<Identity, AuthError> {
     let mut revoked = false;
     if let Some(session_id) = auth.session_id {
         if let Some(user) = app.store.find_session(&session_id).await? {
@@ -232,7 +236,7 @@ pub async fn on_connect<A: Adapter>(
     socket: SocketRef<A>,
     io: SocketIo<A>,
     Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
+    State(app): State<ServerState>,
 ) {
     let _presence = app.presence.lock(&me.user_id).await;
     // socketioxide's `connected()` cannot tell: a close that races the handshake is undone by
@@ -286,7 +290,7 @@ pub async fn on_connect<A: Adapter>(
 ///
 /// Most entries (no conversation with the newcomer) are the store's ready-made JSON: a login
 /// storm lists everyone to every newcomer, and copying bytes is what that can afford.
-async fn users_for(app: &AppState, user_id: &str) -> Result<Vec<ListEntry>, StoreError> {
+async fn users_for(app: &ServerState, user_id: &str) -> Result<Vec<ListEntry>, StoreError> {
     let users = app.store.users().await?;
     let mut conversations: std::collections::HashMap<String, Vec<Message>> = app
         .store
@@ -338,7 +342,7 @@ pub async fn on_disconnect<A: Adapter>(
     io: SocketIo<A>,
     reason: DisconnectReason,
     Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
+    State(app): State<ServerState>,
 ) {
     let _presence = app.presence.lock(&me.user_id).await;
     tracing::debug!(sid = %socket.id, user = %me.user_id, ?reason, "socket disconnected");
@@ -388,7 +392,7 @@ pub async fn on_logout<A: Adapter>(
     io: SocketIo<A>,
     ack: AckSender<A>,
     Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
+    State(app): State<ServerState>,
 ) {
     if let Err(e) = app.store.revoke_session(&me.session_id).await {
         tracing::error!(user = %me.user_id, error = %e, "could not revoke a session");
@@ -409,7 +413,7 @@ pub async fn on_set_password<A: Adapter>(
     TryData(payload): TryData<Object<SetPassword>>,
     ack: AckSender<A>,
     Extension(me): Extension<Arc<Identity>>,
-    State(app): State<AppState>,
+    State(app): State<ServerState>,
 ) {
     let addr = client_addr(&socket);
     match set_password(&app, &me, payload, addr).await {
@@ -422,7 +426,7 @@ pub async fn on_set_password<A: Adapter>(
 }
 
 async fn set_password(
-    app: &AppState,
+    app: &ServerState,
     me: &Identity,
     payload: Result<Object<SetPassword>, impl std::fmt::Debug>,
     addr: IpAddr,

@@ -15,20 +15,22 @@ use std::collections::HashSet;
 use natter_protocol::Message;
 use rusqlite::{Connection, params};
 
-use super::sqlite::{MESSAGE_COLUMNS, message_from_row, message_from_row_offset};
+use super::rows::{
+    ConversationColumns, MESSAGE_COLUMNS, message_from_row, message_from_row_offset,
+};
 
 /// Messages indexed in one step of the writer.
-pub const INDEX_CHUNK: i64 = 64;
+pub(super) const INDEX_CHUNK: i64 = 64;
 /// Behind by more than this, the writer indexes a step after every commit, busy or not: the
 /// newer messages a search reads directly stay bounded (and catching up, about 15 s).
-pub const FORCE_LAG: i64 = 1_000_000;
+pub(super) const FORCE_LAG: i64 = 1_000_000;
 /// Matches read from the index before a search falls back to reading the person's own
 /// conversations: a frequent word matches many messages of other people's conversations,
 /// and each costs a row lookup to be told apart.
 const INDEX_ROWS_EXAMINED: i64 = 2_000;
 
 /// Indexes the messages with ids in `(from, to]` and records `to`; one transaction.
-pub fn index_range(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<()> {
+pub(super) fn index_range(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO messages_fts (rowid, content) \
          SELECT id, content FROM messages WHERE id > ?1 AND id <= ?2",
@@ -40,26 +42,23 @@ pub fn index_range(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<()
 }
 
 /// How far the index reaches, as recorded.
-pub fn indexed_up_to(conn: &Connection) -> rusqlite::Result<i64> {
+pub(super) fn indexed_up_to(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT indexed_up_to FROM search_index", [], |r| r.get(0))
 }
 
-/// One of the person's conversations, as its `(user_lo, user_hi)` columns.
-pub type Columns = (String, String);
-
 /// What to look for, where, and how much.
-pub struct Query<'a> {
+pub(super) struct Query<'a> {
     /// As typed (at least three characters).
     pub text: &'a str,
     /// The conversations to search in: all of the person's, or the one asked for.
-    pub conversations: &'a [Columns],
+    pub conversations: &'a [ConversationColumns],
     pub limit: usize,
     /// The newest message id the index holds.
     pub indexed_up_to: i64,
 }
 
 /// Matches newest first, at most `limit`.
-pub fn find(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Message>> {
+pub(super) fn find(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Message>> {
     let needle = q.text.to_lowercase();
     // Newer than the index: read directly.
     let mut found = scan_own(conn, q, &needle, q.indexed_up_to, i64::MAX)?;
@@ -67,7 +66,7 @@ pub fn find(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Message>> 
         return Ok(found);
     }
     // The index, newest first, kept when in one of the conversations.
-    let wanted: HashSet<&Columns> = q.conversations.iter().collect();
+    let wanted: HashSet<&ConversationColumns> = q.conversations.iter().collect();
     let mut examined = 0i64;
     let mut oldest_examined = q.indexed_up_to + 1;
     let mut stmt = conn.prepare_cached(&format!(
@@ -87,7 +86,10 @@ pub fn find(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Message>> 
     ])?;
     while let Some(row) = rows.next()? {
         examined += 1;
-        let columns: Columns = (row.get(0)?, row.get(1)?);
+        let columns = ConversationColumns {
+            lo: row.get(0)?,
+            hi: row.get(1)?,
+        };
         let message = message_from_row_offset(row, 2)?;
         oldest_examined = oldest_examined.min(message.id as i64);
         if found.len() < q.limit && wanted.contains(&columns) {
@@ -122,7 +124,7 @@ fn scan_own(
          AND id > ?3 AND id < ?4 ORDER BY id DESC"
     ))?;
     let mut found = Vec::new();
-    for (lo, hi) in q.conversations {
+    for ConversationColumns { lo, hi } in q.conversations {
         let mut rows = stmt.query(params![lo, hi, above, below])?;
         let mut here = 0;
         while let Some(row) = rows.next()? {

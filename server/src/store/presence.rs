@@ -1,0 +1,16 @@
+//! Presence: which users have a socket, on this node and on any live node. Runtime state, not
+//! history: every user starts offline when a node starts.
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+
+/// Who is online.
+#[async_trait]
+pub trait Presence: Send + Sync {
+    /// Records whether the user has a socket on this node.
+    async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()>;
+
+    /// Whether the user has a socket on any live node.
+    async fn is_connected(&self, user_id: &str) -> StoreResult<bool>;
+}

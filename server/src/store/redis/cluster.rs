@@ -1,0 +1,73 @@
+//! Presence in cluster mode: each node records its own users (`node:<id>:users`), so a dead
+//! node's users can be found; a user is online when listed by a node whose heartbeat is current.
+
+use async_trait::async_trait;
+
+use super::{RedisStore, keys};
+use crate::store::{Presence, StoreResult};
+
+impl RedisStore {
+    /// The nodes whose heartbeat is current.
+    pub async fn live_nodes(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn.clone();
+        let nodes: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(keys::NODES)
+            .query_async(&mut conn)
+            .await?;
+        if nodes.is_empty() {
+            return Ok(nodes);
+        }
+        let mut pipe = redis::pipe();
+        for n in &nodes {
+            pipe.exists(keys::node_alive(n));
+        }
+        let alive: Vec<bool> = pipe.query_async(&mut conn).await?;
+        Ok(nodes
+            .into_iter()
+            .zip(alive)
+            .filter_map(|(n, a)| a.then_some(n))
+            .collect())
+    }
+
+    /// Every user with a socket on a live node.
+    pub(super) async fn online(&self) -> StoreResult<std::collections::HashSet<String>> {
+        let nodes = self.live_nodes().await?;
+        if nodes.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SUNION");
+        for n in &nodes {
+            cmd.arg(keys::node_users(n));
+        }
+        Ok(cmd.query_async(&mut conn).await?)
+    }
+}
+
+#[async_trait]
+impl Presence for RedisStore {
+    async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let cmd = if connected { "SADD" } else { "SREM" };
+        redis::cmd(cmd)
+            .arg(keys::node_users(&self.node))
+            .arg(user_id)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn is_connected(&self, user_id: &str) -> StoreResult<bool> {
+        let nodes = self.live_nodes().await?;
+        if nodes.is_empty() {
+            return Ok(false);
+        }
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for n in &nodes {
+            pipe.sismember(keys::node_users(n), user_id);
+        }
+        let member: Vec<bool> = pipe.query_async(&mut conn).await?;
+        Ok(member.into_iter().any(|m| m))
+    }
+}

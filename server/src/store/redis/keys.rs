@@ -1,0 +1,168 @@
+//! Every Redis key Natter uses, built here and nowhere else. All live under `natter:`; nothing
+//! expires but heartbeats (and the health probe): history is kept until someone deletes it.
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `session:<sha256>` | string | the userID of a session (only the hash of a sessionID) |
+//! | `user:<id>` | hash | `name`, `password` (argon2id) |
+//! | `user:<id>:sessions` | set | the user's session hashes (for revocation) |
+//! | `name:<key>` | set | userIDs holding that name key (one, but for data from before names were compared normalised) |
+//! | `names_version` | counter | bumped by renames and removals: nodes drop their cached names |
+//! | `users` | sorted set | userIDs in creation order (scored by `user_seq`) |
+//! | `user_seq` | counter | creation order |
+//! | `conv:<lo>:<hi>` | sorted set | message JSON scored by id (`<g>:<g>` for a group) |
+//! | `convs:<user>` | set | everyone the user has a private conversation with |
+//! | `msg_seq` | counter | message ids |
+//! | `client:<from>:<clientId>` | string | the message stored under that idempotency key |
+//! | `inbox:<to>:<from>` | sorted set | ids of messages from `from` to `to` (unread counts) |
+//! | `read:<reader>` | hash | peer or groupID → the last message id read |
+//! | `receipts_off` | set | users keeping their read markers to themselves |
+//! | `group:<g>` | hash | `name`, `createdBy` |
+//! | `group:<g>:members` | sorted set | userIDs by joining order |
+//! | `groups:<user>` | sorted set | the user's groupIDs by joining order |
+//! | `member_seq` | counter | joining order |
+//! | `gsent:<g>:<user>` | sorted set | ids of the group's messages the user sent (unread = after the marker minus one's own) |
+//! | `file:<id>` | hash | an upload's record |
+//! | `file:<id>:convs` | set | the users and groups it was sent to (its uploader sent it) |
+//! | `node:<node>:users` | set | users with a socket on that node |
+//! | `node:<node>:alive` | string, 4 s expiry | the node's heartbeat |
+//! | `node:<node>:health` | string, 60 s expiry | the node's last write probe (`/healthz`) |
+//! | `nodes` | set | every node seen |
+//! | `reap:<node>` | string, expiring | the lock of the node announcing a dead node's users offline |
+//! | `schema` | integer | the data's schema version ([`super::migrate`]) |
+
+use crate::accounts::name_key;
+use crate::store::Conversation;
+
+pub const NAMES_VERSION: &str = "natter:names_version";
+pub const SCHEMA: &str = "natter:schema";
+pub const USERS: &str = "natter:users";
+pub const USER_SEQ: &str = "natter:user_seq";
+pub const MSG_SEQ: &str = "natter:msg_seq";
+pub const RECEIPTS_OFF: &str = "natter:receipts_off";
+pub const MEMBER_SEQ: &str = "natter:member_seq";
+pub const NODES: &str = "natter:nodes";
+
+/// Patterns for SCAN (migrations and removals only).
+pub const ALL_SESSIONS: &str = "natter:session:*";
+pub const ALL_CONVERSATIONS: &str = "natter:conv:*";
+
+pub fn session(hash: &str) -> String {
+    format!("natter:session:{hash}")
+}
+
+/// The session hash a [`session`] key holds.
+pub fn session_hash(key: &str) -> Option<&str> {
+    key.strip_prefix("natter:session:")
+}
+
+pub fn user(user_id: &str) -> String {
+    format!("natter:user:{user_id}")
+}
+
+pub fn user_sessions(user_id: &str) -> String {
+    format!("natter:user:{user_id}:sessions")
+}
+
+/// The set of identities holding `username` (compared as [`name_key`] compares names).
+pub fn name(username: &str) -> String {
+    format!("natter:name:{}", name_key(username))
+}
+
+/// A conversation's sorted set of messages: the two userIDs sorted, or the groupID twice.
+pub fn conversation(c: Conversation<'_>) -> String {
+    let (a, b) = match c {
+        Conversation::Private(a, b) if a <= b => (a, b),
+        Conversation::Private(a, b) => (b, a),
+        Conversation::Group(g) => (g, g),
+    };
+    format!("natter:conv:{a}:{b}")
+}
+
+pub fn peers(user_id: &str) -> String {
+    format!("natter:convs:{user_id}")
+}
+
+/// The idempotency key of a message: `None` stands for "no clientId" (a key never written).
+pub fn client(from: &str, client_id: Option<&str>) -> String {
+    match client_id {
+        Some(c) => format!("natter:client:{from}:{c}"),
+        None => "natter:client:-".into(),
+    }
+}
+
+/// Every idempotency key of a sender, for SCAN.
+pub fn clients_of(from: &str) -> String {
+    format!("natter:client:{from}:*")
+}
+
+pub fn inbox(to: &str, from: &str) -> String {
+    format!("natter:inbox:{to}:{from}")
+}
+
+pub fn read(reader: &str) -> String {
+    format!("natter:read:{reader}")
+}
+
+pub fn group(group_id: &str) -> String {
+    format!("natter:group:{group_id}")
+}
+
+pub fn members(group_id: &str) -> String {
+    format!("natter:group:{group_id}:members")
+}
+
+pub fn user_groups(user_id: &str) -> String {
+    format!("natter:groups:{user_id}")
+}
+
+pub fn group_sent(group_id: &str, user_id: &str) -> String {
+    format!("natter:gsent:{group_id}:{user_id}")
+}
+
+pub fn file(file_id: &str) -> String {
+    format!("natter:file:{file_id}")
+}
+
+pub fn file_conversations(file_id: &str) -> String {
+    format!("natter:file:{file_id}:convs")
+}
+
+pub fn node_users(node: &str) -> String {
+    format!("natter:node:{node}:users")
+}
+
+pub fn node_alive(node: &str) -> String {
+    format!("natter:node:{node}:alive")
+}
+
+pub fn node_health(node: &str) -> String {
+    format!("natter:node:{node}:health")
+}
+
+pub fn reap(node: &str) -> String {
+    format!("natter:reap:{node}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conversation_has_one_key_whoever_asks() {
+        assert_eq!(
+            conversation(Conversation::Private("b", "a")),
+            conversation(Conversation::Private("a", "b"))
+        );
+        assert_eq!(
+            conversation(Conversation::Private("a", "b")),
+            "natter:conv:a:b"
+        );
+        assert_eq!(
+            conversation(Conversation::Group("g-1")),
+            "natter:conv:g-1:g-1"
+        );
+        assert_eq!(session_hash(&session("abc")), Some("abc"));
+        assert_eq!(client("u", None), "natter:client:-");
+    }
+}

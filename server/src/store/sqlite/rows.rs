@@ -1,0 +1,63 @@
+//! Row mapping: a stored message out of its columns, and a conversation as its two
+//! conversation columns.
+
+use natter_protocol::Message;
+
+use crate::store::Conversation;
+
+/// A conversation as its `(user_lo, user_hi)` columns: the two userIDs in sorted order, or the
+/// groupID twice. What the conversation index is keyed by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct ConversationColumns {
+    pub lo: String,
+    pub hi: String,
+}
+
+impl ConversationColumns {
+    pub fn of(c: Conversation<'_>) -> Self {
+        let (lo, hi) = match c {
+            Conversation::Private(a, b) => sorted(a, b),
+            Conversation::Group(g) => (g, g),
+        };
+        Self {
+            lo: lo.to_owned(),
+            hi: hi.to_owned(),
+        }
+    }
+}
+
+/// Two userIDs in the order the conversation columns hold them (no allocation, for loops
+/// over many conversations).
+pub(super) fn sorted<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// The columns a stored message is read from, in the order [`message_from_row`] reads them.
+pub(super) const MESSAGE_COLUMNS: &str =
+    "id, content, sender, recipient, ts, client_id, attachment";
+
+pub(super) fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    message_from_row_offset(r, 0)
+}
+
+/// A message whose [`MESSAGE_COLUMNS`] start at column `at`.
+pub(super) fn message_from_row_offset(
+    r: &rusqlite::Row<'_>,
+    at: usize,
+) -> rusqlite::Result<Message> {
+    let attachment = match r.get_ref(at + 6)?.as_str_or_null()? {
+        Some(json) => Some(serde_json::from_str(json).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(at + 6, rusqlite::types::Type::Text, e.into())
+        })?),
+        None => None,
+    };
+    Ok(Message {
+        id: r.get::<_, i64>(at)? as u64,
+        content: r.get(at + 1)?,
+        from: r.get(at + 2)?,
+        to: r.get(at + 3)?,
+        ts: r.get(at + 4)?,
+        client_id: r.get(at + 5)?,
+        attachment,
+    })
+}

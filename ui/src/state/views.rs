@@ -1,0 +1,158 @@
+//! What the components render, made by the state: a conversation, a timeline item, a row of
+//! the sidebar, a search hit. Named fields: a component takes one of these as its props.
+
+use natter_protocol::Message;
+use natter_protocol::ipc::OutboxEntry;
+
+/// One conversation of the sidebar: a person, or a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationView {
+    /// The userID, or the groupID.
+    pub id: String,
+    /// The person's name, or the group's.
+    pub name: String,
+    pub kind: ConversationKind,
+    /// Oldest first, no duplicates (by id).
+    pub messages: Vec<Message>,
+    pub unread: u32,
+    /// How far this person has read our messages (their read receipts).
+    pub their_read_up_to: u64,
+    /// The last read marker sent (or known sent) for this conversation from any of our devices.
+    pub marker_sent: u64,
+    /// They are typing to us until this time (ms since the epoch, the UI's clock).
+    pub typing_until: Option<u64>,
+    /// No older messages exist on the server than the first one here.
+    pub history_complete: bool,
+    pub loading_older: bool,
+}
+
+/// Whom a conversation is with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConversationKind {
+    Person {
+        connected: bool,
+        is_self: bool,
+    },
+    /// Its members (userIDs), in the order they joined.
+    Group {
+        members: Vec<String>,
+    },
+}
+
+impl ConversationView {
+    pub fn is_group(&self) -> bool {
+        matches!(self.kind, ConversationKind::Group { .. })
+    }
+
+    /// A person online (a group is always there).
+    pub fn connected(&self) -> bool {
+        match self.kind {
+            ConversationKind::Person { connected, .. } => connected,
+            ConversationKind::Group { .. } => true,
+        }
+    }
+
+    pub fn is_self(&self) -> bool {
+        matches!(self.kind, ConversationKind::Person { is_self: true, .. })
+    }
+
+    /// A group's members; nobody for a person.
+    pub fn members(&self) -> &[String] {
+        match &self.kind {
+            ConversationKind::Group { members } => members,
+            ConversationKind::Person { .. } => &[],
+        }
+    }
+}
+
+/// What the message panel shows: stored messages, then ours still waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimelineItem {
+    Stored {
+        message: Message,
+        from_self: bool,
+        /// Ours only: the other person has read it.
+        read: bool,
+    },
+    Pending {
+        entry: OutboxEntry,
+    },
+}
+
+/// Where a message of ours stands, as `data-status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// In the outbox: not stored on the server yet.
+    Pending,
+    /// Stored (acked) by the server.
+    Sent,
+    /// The other person has read it.
+    Read,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Pending => "pending",
+            Delivery::Sent => "sent",
+            Delivery::Read => "read",
+        }
+    }
+}
+
+impl TimelineItem {
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            TimelineItem::Pending { .. } => Delivery::Pending,
+            TimelineItem::Stored { read: true, .. } => Delivery::Read,
+            TimelineItem::Stored { .. } => Delivery::Sent,
+        }
+    }
+
+    /// A row is drawn again when its key changes: the status is part of it (✓ becomes ✓✓).
+    pub fn key(&self) -> String {
+        match self {
+            TimelineItem::Stored { message, read, .. } => format!("m{}-{read}", message.id),
+            TimelineItem::Pending { entry } => format!("p{}", entry.client_id),
+        }
+    }
+}
+
+/// A person in the sidebar; a change of any field draws the row again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PersonRow {
+    pub id: String,
+    pub name: String,
+    pub connected: bool,
+    pub unread: u32,
+    pub is_self: bool,
+    pub selected: bool,
+}
+
+/// A group in the sidebar.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub members: usize,
+    pub unread: u32,
+    pub selected: bool,
+}
+
+/// One search result as listed: the message, who sent it, and where (the conversation's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    pub message: Message,
+    pub sender: String,
+    pub place: String,
+}
+
+/// The open conversation's header: who it is with and how they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationHeader {
+    pub name: String,
+    pub connected: bool,
+    pub is_self: bool,
+    /// A group's members' names, joined; `None` for a person.
+    pub members: Option<String>,
+}
