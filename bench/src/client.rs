@@ -217,7 +217,7 @@ pub fn message_frame(to: &str, sent_ns: u64) -> String {
         content: sent_ns.to_string(),
         to: to.to_owned(),
         client_id: None,
-        attachment: None,
+        ..SendMessage::default()
     };
     format!(
         "42{}",

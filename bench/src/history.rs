@@ -86,6 +86,7 @@ pub async fn insert_all(
                 content,
                 client_id: None,
                 attachment: None,
+                ..NewMessage::default()
             })
             .await
             .expect("insert")

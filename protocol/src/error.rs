@@ -48,6 +48,18 @@ pub enum ErrorCode {
     Unsupported,
     /// A group would have more than [`GROUP_MAX_MEMBERS`] members.
     TooManyMembers,
+    /// Only a message's author may edit or delete it.
+    NotAuthor,
+    /// The message was deleted.
+    Deleted,
+    /// A reaction is one emoji.
+    InvalidEmoji,
+    /// A message has at most [`crate::MAX_REACTIONS`] different emoji.
+    TooManyReactions,
+    /// This server's operator does not allow it (edits or deletes turned off).
+    NotAllowed,
+    /// A status text is too long or holds characters names may not.
+    InvalidStatus,
 }
 
 impl ErrorCode {
@@ -72,6 +84,12 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::TooManyMembers => "too_many_members",
+            ErrorCode::NotAuthor => "not_author",
+            ErrorCode::Deleted => "deleted",
+            ErrorCode::InvalidEmoji => "invalid_emoji",
+            ErrorCode::TooManyReactions => "too_many_reactions",
+            ErrorCode::NotAllowed => "not_allowed",
+            ErrorCode::InvalidStatus => "invalid_status",
         }
     }
 }

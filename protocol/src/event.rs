@@ -60,3 +60,25 @@ pub const GROUPS: &str = "groups";
 /// Extension. Client → server with an ack: [`crate::SearchMessages`]; the ack is a
 /// [`crate::Reply`] of [`crate::SearchResults`].
 pub const SEARCH_MESSAGES: &str = "search messages";
+/// Extension. Client → server with an ack: [`crate::EditMessage`] (the author only); the ack is
+/// a [`crate::Reply`] of [`crate::Edited`]. The conversation's other sockets get
+/// [`MESSAGE_EDITED`].
+pub const EDIT_MESSAGE: &str = "edit message";
+/// Extension. Server → the conversation's other sockets: [`crate::MessageEdited`].
+pub const MESSAGE_EDITED: &str = "message edited";
+/// Extension. Client → server with an ack: [`crate::DeleteMessage`] (the author only); ack
+/// `{ok: true}`. The conversation's other sockets get [`MESSAGE_DELETED`].
+pub const DELETE_MESSAGE: &str = "delete message";
+/// Extension. Server → the conversation's other sockets: [`crate::MessageDeleted`].
+pub const MESSAGE_DELETED: &str = "message deleted";
+/// Extension. Client → server with an ack: [`crate::React`]; the ack is a [`crate::Reply`] of
+/// [`crate::Reacted`]. The conversation's other sockets get [`REACTION`] (nothing when it
+/// changed nothing).
+pub const REACT: &str = "react";
+/// Extension. Server → the conversation's other sockets: [`crate::ReactionChange`].
+pub const REACTION: &str = "reaction";
+/// Extension. Client → server with an ack: [`crate::SetStatus`]; ack `{ok: true}`. Everyone
+/// who gets the person's presence gets [`STATUS`].
+pub const SET_STATUS: &str = "set status";
+/// Extension. Server → everyone but the sending socket: [`crate::StatusChange`].
+pub const STATUS: &str = "status";

@@ -44,6 +44,9 @@ pub struct Group {
     /// In `groups`: messages from others after the receiver's read marker.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unread: u64,
+    /// In `groups`: of those, how many mention the receiver.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mentions: u64,
 }
 
 /// The longest group name, in characters, after trimming.

@@ -9,6 +9,7 @@
 //! path every crate uses):
 //! - [`event`]: the event names; [`handshake`]: auth, refusals, `session`, fingerprints;
 //! - [`users`]: the `users` list and presence; [`messages`]: messages, history pages, search;
+//! - [`changes`]: edits, deletions, replies, reactions; [`status`]: available, away, busy;
 //! - [`groups`], [`files`], [`awareness`] (read markers, receipts, typing);
 //! - [`error`]: acks (`{ok}`, `{error, code}`); [`object`]: payloads are objects;
 //! - [`names`]: the rules for names and message content;
@@ -19,6 +20,7 @@
 //! it builds for the server, the Tauri shell and wasm.
 
 pub mod awareness;
+pub mod changes;
 pub mod client;
 pub mod error;
 pub mod event;
@@ -29,9 +31,11 @@ pub mod ipc;
 pub mod messages;
 pub mod names;
 pub mod object;
+pub mod status;
 pub mod users;
 
 pub use awareness::*;
+pub use changes::*;
 pub use error::*;
 pub use files::{Attachment, AttachmentRef, FileInfo};
 pub use groups::*;
@@ -39,6 +43,7 @@ pub use handshake::*;
 pub use messages::*;
 pub use names::*;
 pub use object::*;
+pub use status::*;
 pub use users::*;
 
 /// For `skip_serializing_if`: counts of zero are left out (the guide's shape otherwise).
@@ -78,6 +83,7 @@ mod guide_wire {
             ts: 1,
             client_id: None,
             attachment: None,
+            ..Message::default()
         };
         assert_eq!(
             serde_json::to_value(&m).unwrap(),

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Message, is_zero};
+use crate::{Message, StatusState, is_zero};
 
 /// Extension `user renamed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,16 @@ pub struct User {
     /// id; 0 when nothing is known, or this user keeps receipts to themselves).
     #[serde(rename = "readUpTo", default, skip_serializing_if = "is_zero")]
     pub read_up_to: u64,
+    /// Extension: the person's status, when not available.
+    #[serde(default, skip_serializing_if = "StatusState::is_available")]
+    pub status: StatusState,
+    /// Extension: what they wrote with it.
+    #[serde(
+        rename = "statusText",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_text: Option<String>,
 }
 
 /// Extension: one entry of [`event::PRESENCE`]: a user's first socket connected

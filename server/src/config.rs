@@ -133,8 +133,30 @@ pub struct Config {
     #[arg(long, env = "NATTER_REQUIRE_PASSWORD", value_parser = BoolishValueParser::new())]
     pub require_password: bool,
 
+    /// Whether people may edit their messages (off: `not_allowed`, for offices that must keep
+    /// records).
+    #[arg(long, env = "NATTER_MESSAGE_EDITS", value_enum, default_value_t = OnOff::On)]
+    pub message_edits: OnOff,
+
+    /// Whether people may delete their messages.
+    #[arg(long, env = "NATTER_MESSAGE_DELETES", value_enum, default_value_t = OnOff::On)]
+    pub message_deletes: OnOff,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// A setting given as `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+impl OnOff {
+    pub fn is_on(self) -> bool {
+        self == OnOff::On
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -227,6 +249,9 @@ mod tests {
         assert!(!c.no_tls, "TLS is on by default");
         assert!(!c.require_password);
         assert_eq!(c.join_password().unwrap(), None);
+        assert!(c.message_edits.is_on() && c.message_deletes.is_on());
+        let c = Config::try_parse_from(["natter-server", "--message-edits", "off"]).unwrap();
+        assert!(!c.message_edits.is_on());
     }
 
     #[test]

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 
+use crate::file_dir::FileDir;
 use crate::store::{FileRecord, Store, StoreError, UserRecord};
 use crate::{ids, limits};
 
@@ -33,7 +34,7 @@ pub struct Files(Arc<FilesInner>);
 
 pub struct FilesInner {
     pub store: Arc<dyn Store>,
-    pub dir: PathBuf,
+    pub dir: FileDir,
     pub max_bytes: u64,
     /// Uploads per user, from the message budget; `None` without limits.
     pub rate: Option<Arc<limits::Buckets>>,
@@ -42,11 +43,11 @@ pub struct FilesInner {
 impl Files {
     /// Creates the files dir (private to the server's user) if needed.
     pub fn open(inner: FilesInner) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&inner.dir)?;
+        std::fs::create_dir_all(inner.dir.path())?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&inner.dir, std::fs::Permissions::from_mode(0o700))?;
+            std::fs::set_permissions(inner.dir.path(), std::fs::Permissions::from_mode(0o700))?;
         }
         Ok(Self(Arc::new(inner)))
     }
@@ -60,7 +61,7 @@ impl Files {
     }
 
     fn path_of(&self, file_id: &str) -> PathBuf {
-        self.0.dir.join(file_id)
+        self.0.dir.file(file_id)
     }
 }
 
@@ -218,7 +219,7 @@ async fn upload(State(files): State<Files>, req: Request) -> Result<Response, Fi
     }
 
     let file_id = ids::new_file_id().map_err(|e| std::io::Error::other(e.to_string()))?;
-    let temp_path = files.0.dir.join(format!(".upload-{file_id}"));
+    let temp_path = files.0.dir.upload(&file_id);
     let mut temp = TempFile(Some(temp_path.clone()));
     let mut out = tokio::fs::File::create(&temp_path).await?;
     let mut hasher = Sha256::new();
@@ -363,7 +364,7 @@ async fn preview(
         return Err(FileError::NotFound);
     }
     let source = files.path_of(&file_id);
-    let target = files.0.dir.join(format!("{file_id}.preview.png"));
+    let target = files.0.dir.preview(&file_id);
     if !tokio::fs::try_exists(&target).await? {
         let made = target.clone();
         let result = tokio::task::spawn_blocking(move || make_preview(&source, &made))

@@ -19,11 +19,12 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::datadir::{DataDir, DataDirError};
+use crate::file_dir::FileDir;
 use crate::files::{Files, FilesInner};
 use crate::serve::Closer;
 use crate::store::{StoreError, redis::RedisStore, sqlite::SqliteStore};
 use crate::tls::{Tls, TlsError};
-use crate::{Config, JoinPolicy, Limits, ServerState, admin, handlers};
+use crate::{Config, JoinPolicy, Limits, MessagePolicy, ServerState, admin, handlers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -112,7 +113,13 @@ impl Server {
                     store: store.clone(),
                     cluster: None,
                 };
-                let state = ServerState::new(store, Limits::from(config), policy);
+                let state = ServerState::new(
+                    store,
+                    Limits::from(config),
+                    policy,
+                    MessagePolicy::from(config),
+                    FileDir::new(config.files_dir()),
+                );
                 state
                     .refusals
                     .clone()
@@ -205,7 +212,13 @@ async fn cluster_router(
         dir: url.into(),
         source,
     })?;
-    let state = ServerState::new(store.clone(), Limits::from(config), policy);
+    let state = ServerState::new(
+        store.clone(),
+        Limits::from(config),
+        policy,
+        MessagePolicy::from(config),
+        FileDir::new(config.files_dir()),
+    );
     state
         .refusals
         .clone()
@@ -231,7 +244,7 @@ async fn cluster_router(
 fn files_for(config: &Config, state: &ServerState) -> Result<Files, ServeError> {
     Ok(Files::open(FilesInner {
         store: state.store.clone(),
-        dir: config.files_dir(),
+        dir: state.files.clone(),
         max_bytes: config.max_file_bytes,
         rate: state.message_rate.clone(),
     })?)

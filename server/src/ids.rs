@@ -47,6 +47,11 @@ pub fn new_file_id() -> Result<String, RngError> {
     random_hex(SESSION_ID_BYTES)
 }
 
+/// Whether `id` has the shape of a fileID (so it names a file in the files dir, nothing else).
+pub fn is_file_id(id: &str) -> bool {
+    id.len() == SESSION_ID_BYTES * 2 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// What the store keeps instead of the sessionID, so a copy of the database cannot be used to
 /// take over anyone's identity.
 pub fn hash_session_id(session_id: &str) -> String {

@@ -7,7 +7,8 @@
 //! - [`tls`]: the certificate (self-signed or the operator's) and its fingerprint.
 //! - [`serve`]: the accept loop (TLS, timeouts, client addresses, graceful shutdown).
 //! - [`datadir`]: the private, locked data dir.
-//! - [`files`]: uploads, downloads and image previews over HTTP.
+//! - [`files`]: uploads, downloads and image previews over HTTP; [`file_dir`]: where their
+//!   bytes live.
 //! - [`admin`]: operator commands over a Unix socket in the data dir.
 //! - [`limits`]: rate limits (token buckets).
 //! - [`memory`]: freed memory handed back to the system after bursts.
@@ -23,6 +24,7 @@ pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod datadir;
+pub mod file_dir;
 pub mod files;
 pub mod handlers;
 pub mod http;
@@ -82,6 +84,32 @@ pub struct JoinPolicy {
     pub require_password: bool,
 }
 
+/// What people may do to messages once sent, as the operator decided (offices that must keep
+/// records turn edits or deletions off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessagePolicy {
+    pub message_edits: bool,
+    pub message_deletes: bool,
+}
+
+impl Default for MessagePolicy {
+    fn default() -> Self {
+        Self {
+            message_edits: true,
+            message_deletes: true,
+        }
+    }
+}
+
+impl From<&Config> for MessagePolicy {
+    fn from(c: &Config) -> Self {
+        Self {
+            message_edits: c.message_edits.is_on(),
+            message_deletes: c.message_deletes.is_on(),
+        }
+    }
+}
+
 /// What every handler shares: the store, the limits, the join policy, the throttle on failed
 /// attempts and the presence locks.
 #[derive(Clone)]
@@ -91,6 +119,7 @@ pub struct ServerInner {
     pub store: Arc<dyn store::Store>,
     pub limits: Limits,
     pub auth: JoinPolicy,
+    pub policy: MessagePolicy,
     pub throttle: accounts::Throttle,
     /// Messages (and uploads) per user; `None` without limits.
     pub message_rate: Option<Arc<limits::Buckets>>,
@@ -105,10 +134,18 @@ pub struct ServerInner {
     pub presence: presence::PresenceLocks,
     /// Presence changes on their way to the clients that take them batched.
     pub presence_batches: Arc<presence::Batches>,
+    /// Where uploaded files' bytes are (a deleted message's file goes from there).
+    pub files: file_dir::FileDir,
 }
 
 impl ServerState {
-    pub fn new(store: Arc<dyn store::Store>, limits: Limits, auth: JoinPolicy) -> Self {
+    pub fn new(
+        store: Arc<dyn store::Store>,
+        limits: Limits,
+        auth: JoinPolicy,
+        policy: MessagePolicy,
+        files: file_dir::FileDir,
+    ) -> Self {
         Self(Arc::new(ServerInner {
             store,
             message_rate: limits
@@ -129,8 +166,10 @@ impl ServerState {
             },
             limits,
             auth,
+            policy,
             presence: presence::PresenceLocks::default(),
             presence_batches: Arc::default(),
+            files,
         }))
     }
 }

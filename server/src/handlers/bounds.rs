@@ -75,6 +75,7 @@ mod tests {
             ts: 0,
             client_id: None,
             attachment: None,
+            ..Message::default()
         }
     }
 

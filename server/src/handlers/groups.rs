@@ -58,14 +58,6 @@ async fn check_members(
     Ok(out)
 }
 
-/// A group's changes cost a token from the sender's message budget, like a message.
-fn pay(app: &ServerState, me: &Identity) -> Result<(), Rejection> {
-    if let Some(buckets) = &app.message_rate {
-        buckets.take(&me.user_id).map_err(Rejection::RateLimited)?;
-    }
-    Ok(())
-}
-
 /// `create group {name, members}`: the creator is a member; every member's sockets get
 /// `group`.
 pub async fn on_create_group<A: Adapter>(
@@ -98,7 +90,8 @@ async fn create_group(
     let Object(req) = payload.map_err(|_| Rejection::InvalidPayload("{name, members}"))?;
     let name = natter_protocol::normalize_group_name(&req.name).map_err(Rejection::InvalidName)?;
     let members = check_members(app, req.members, std::slice::from_ref(&me.user_id)).await?;
-    pay(app, me)?;
+    // A group's changes cost a token from the sender's message budget, like a message.
+    super::messages::take_token(app, me)?;
     let group = GroupRecord {
         group_id: ids::new_group_id().map_err(|e| StoreError::Commit(e.to_string()))?,
         name: name.to_owned(),
@@ -146,7 +139,8 @@ async fn add_members(
     if new.is_empty() {
         return Ok(group);
     }
-    pay(app, me)?;
+    // A group's changes cost a token from the sender's message budget, like a message.
+    super::messages::take_token(app, me)?;
     app.store
         .add_members(&req.group_id, &new)
         .await?
@@ -186,10 +180,12 @@ pub async fn on_group_message<A: Adapter>(
 ) {
     let Ctx { me, app, .. } = &ctx;
     let result = async {
-        let Object(msg) = payload
-            .map_err(|_| Rejection::InvalidPayload("{to, content, clientId?, attachment?}"))?;
+        let Object(msg) = payload.map_err(|_| {
+            Rejection::InvalidPayload("{to, content, clientId?, attachment?, replyTo?, mentions?}")
+        })?;
         let group = member_of(app, me, &msg.to).await?;
-        let inserted = super::messages::store_checked(app, me, msg).await?;
+        let mentions = mentioned_members(&group, &msg.mentions);
+        let inserted = super::messages::store_checked(app, me, msg, mentions).await?;
         Ok::<_, Rejection>((group, inserted))
     }
     .await;
@@ -204,6 +200,21 @@ pub async fn on_group_message<A: Adapter>(
         .await;
 }
 
+/// Of the userIDs a group message mentions, the group's members, once each, in the order
+/// given, at most [`natter_protocol::MENTIONS_MAX`].
+fn mentioned_members(group: &GroupRecord, mentions: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for m in mentions {
+        if kept.len() == natter_protocol::MENTIONS_MAX {
+            break;
+        }
+        if group.has_member(m) && !kept.contains(m) {
+            kept.push(m.clone());
+        }
+    }
+    kept
+}
+
 /// The person's groups for the login: each with its recent messages (bounded in bytes) and
 /// unread count.
 pub async fn groups_for(app: &ServerState, user_id: &str) -> Result<Vec<Group>, StoreError> {
@@ -216,19 +227,23 @@ pub async fn groups_for(app: &ServerState, user_id: &str) -> Result<Vec<Group>, 
         .store
         .recent_in_groups(user_id, &ids, app.limits.history_per_chat)
         .await?;
-    let mut unread: HashMap<String, u64> = HashMap::new();
+    let mut unread: HashMap<String, (u64, u64)> = HashMap::new();
     let mut history: HashMap<String, Vec<Message>> = HashMap::new();
     for g in recent {
-        unread.insert(g.group_id.clone(), g.unread);
+        unread.insert(g.group_id.clone(), (g.unread, g.mentions));
         history.insert(g.group_id, g.messages);
     }
     bounds::trim_history(&mut history, bounds::MAX_LOGIN_HISTORY_BYTES);
     Ok(groups
         .iter()
-        .map(|g| Group {
-            messages: history.remove(&g.group_id).unwrap_or_default(),
-            unread: unread.get(&g.group_id).copied().unwrap_or(0),
-            ..wire(g)
+        .map(|g| {
+            let (unread, mentions) = unread.get(&g.group_id).copied().unwrap_or_default();
+            Group {
+                messages: history.remove(&g.group_id).unwrap_or_default(),
+                unread,
+                mentions,
+                ..wire(g)
+            }
         })
         .collect())
 }

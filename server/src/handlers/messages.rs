@@ -33,35 +33,31 @@ async fn store_message(
     me: &Identity,
     payload: Result<Object<SendMessage>, impl std::fmt::Debug>,
 ) -> Result<Inserted, Rejection> {
-    let Object(msg) =
-        payload.map_err(|_| Rejection::InvalidPayload("{content, to, clientId?, attachment?}"))?;
+    let Object(msg) = payload.map_err(|_| {
+        Rejection::InvalidPayload("{content, to, clientId?, attachment?, replyTo?}")
+    })?;
     // A groupID is not a user: group messages go through `group message`.
     if natter_protocol::is_group_id(&msg.to) || !app.store.user_exists(&msg.to).await? {
         return Err(Rejection::UnknownUser);
     }
-    store_checked(app, me, msg).await
+    // Mentions are a group's.
+    store_checked(app, me, msg, Vec::new()).await
 }
 
 /// What private and group messages share: content rules, the idempotency key, the
-/// attachment (one's own upload), the rate limit, then the store. The recipient is checked by
-/// the caller.
+/// attachment (one's own upload), the message answered (of the same conversation), the rate
+/// limit, then the store. The recipient is checked by the caller, and so are the mentions
+/// (members of the group only).
 pub(super) async fn store_checked(
     app: &ServerState,
     me: &Identity,
     msg: SendMessage,
+    mentions: Vec<String>,
 ) -> Result<Inserted, Rejection> {
     if msg.content.trim().is_empty() && msg.attachment.is_none() {
         return Err(Rejection::EmptyMessage);
     }
-    if !msg.content.chars().all(natter_protocol::allowed_in_content) {
-        return Err(Rejection::InvalidContent);
-    }
-    if msg.content.len() > app.limits.max_message_bytes {
-        return Err(Rejection::MessageTooLong {
-            len: msg.content.len(),
-            max: app.limits.max_message_bytes,
-        });
-    }
+    check_content(app, &msg.content)?;
     if let Some(id) = &msg.client_id
         && (id.is_empty() || id.len() > natter_protocol::CLIENT_ID_MAX_BYTES)
     {
@@ -74,10 +70,15 @@ pub(super) async fn store_checked(
             _ => return Err(Rejection::UnknownFile),
         },
     };
-    // Last: a refused message must not cost a token.
-    if let Some(buckets) = &app.message_rate {
-        buckets.take(&me.user_id).map_err(Rejection::RateLimited)?;
+    if let Some(original) = msg.reply_to {
+        let here = Conversation::between(&me.user_id, &msg.to);
+        match app.store.message(original).await? {
+            Some(m) if conversation_of(&m, &me.user_id) == Some(here) => {}
+            _ => return Err(Rejection::UnknownMessage),
+        }
     }
+    // Last: a refused message must not cost a token.
+    take_token(app, me)?;
     Ok(app
         .store
         .insert_message(NewMessage {
@@ -86,8 +87,47 @@ pub(super) async fn store_checked(
             content: msg.content,
             client_id: msg.client_id,
             attachment,
+            reply_to: msg.reply_to,
+            mentions,
         })
         .await?)
+}
+
+/// What a message's content (new or edited) may be: no control characters but newline and
+/// tab, within the size limit.
+pub(super) fn check_content(app: &ServerState, content: &str) -> Result<(), Rejection> {
+    if !content.chars().all(natter_protocol::allowed_in_content) {
+        return Err(Rejection::InvalidContent);
+    }
+    if content.len() > app.limits.max_message_bytes {
+        return Err(Rejection::MessageTooLong {
+            len: content.len(),
+            max: app.limits.max_message_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// A token from the sender's message budget: messages, their changes and group changes alike.
+pub(super) fn take_token(app: &ServerState, me: &Identity) -> Result<(), Rejection> {
+    if let Some(buckets) = &app.message_rate {
+        buckets.take(&me.user_id).map_err(Rejection::RateLimited)?;
+    }
+    Ok(())
+}
+
+/// The conversation message `m` belongs to, as `me` names it; `None` for a private message
+/// `me` is not part of. (Group membership is checked apart.)
+pub(super) fn conversation_of<'a>(m: &'a Message, me: &'a str) -> Option<Conversation<'a>> {
+    if natter_protocol::is_group_id(&m.to) {
+        Some(Conversation::Group(&m.to))
+    } else if m.from == me {
+        Some(Conversation::Private(me, &m.to))
+    } else if m.to == me {
+        Some(Conversation::Private(me, &m.from))
+    } else {
+        None
+    }
 }
 
 /// Extension `fetch messages`: an older page of one of the user's own conversations.

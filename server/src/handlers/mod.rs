@@ -10,18 +10,21 @@
 //! - [`messages`]: `private message`, `fetch messages` and `search messages`.
 //! - [`groups`]: `create group`, `add members`, `leave group`, `group message`, and the
 //!   `groups` a login gets.
-//! - [`awareness`]: `read` markers, `typing`, `set receipts`.
+//! - [`changes`]: `edit message`, `delete message`, `react`.
+//! - [`awareness`]: `read` markers, `typing`, `set receipts`; [`status`]: `set status`.
 //! - [`bounds`]: answers bounded in bytes (a page, the login history).
 //! - [`context`]: what every handler works with ([`Ctx`]) and the tail they share (answer the
 //!   ack, count a refusal, deliver); [`rejection`]: why an event is refused.
 
 pub mod awareness;
 pub mod bounds;
+pub mod changes;
 mod context;
 pub mod groups;
 pub mod messages;
 mod rejection;
 pub mod session;
+pub mod status;
 
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;

@@ -3,7 +3,7 @@
 
 use natter_protocol::{ErrorCode, ErrorReply};
 
-use crate::store::StoreError;
+use crate::store::{ChangeRefused, StoreError};
 
 /// Why an event was refused; becomes `{error, code}` in the ack.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +53,34 @@ pub(super) enum Rejection {
     Unsupported,
     #[error("a group has at most {} members", natter_protocol::GROUP_MAX_MEMBERS)]
     TooManyMembers,
+    #[error("only its author may edit or delete a message")]
+    NotAuthor,
+    #[error("the message was deleted")]
+    Deleted,
+    #[error("a reaction is one emoji")]
+    InvalidEmoji,
+    #[error(
+        "a message has at most {} different reactions",
+        natter_protocol::MAX_REACTIONS
+    )]
+    TooManyReactions,
+    #[error("this server does not allow {0}")]
+    NotAllowed(&'static str),
+    #[error("invalid status text: {0}")]
+    InvalidStatus(natter_protocol::NameError),
     #[error("server unavailable, try again")]
     Unavailable(#[from] StoreError),
+}
+
+impl From<ChangeRefused> for Rejection {
+    fn from(refused: ChangeRefused) -> Self {
+        match refused {
+            ChangeRefused::UnknownMessage => Rejection::UnknownMessage,
+            ChangeRefused::NotAuthor => Rejection::NotAuthor,
+            ChangeRefused::Deleted => Rejection::Deleted,
+            ChangeRefused::TooManyReactions => Rejection::TooManyReactions,
+        }
+    }
 }
 
 impl Rejection {
@@ -78,6 +104,12 @@ impl Rejection {
             Rejection::InvalidQuery => ErrorCode::InvalidQuery,
             Rejection::Unsupported => ErrorCode::Unsupported,
             Rejection::TooManyMembers => ErrorCode::TooManyMembers,
+            Rejection::NotAuthor => ErrorCode::NotAuthor,
+            Rejection::Deleted => ErrorCode::Deleted,
+            Rejection::InvalidEmoji => ErrorCode::InvalidEmoji,
+            Rejection::TooManyReactions => ErrorCode::TooManyReactions,
+            Rejection::NotAllowed(_) => ErrorCode::NotAllowed,
+            Rejection::InvalidStatus(_) => ErrorCode::InvalidStatus,
             Rejection::Unavailable(_) => ErrorCode::Unavailable,
         }
     }

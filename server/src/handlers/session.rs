@@ -129,6 +129,13 @@ pub async fn authenticate<A: Adapter>(
     socket.on(event::ADD_MEMBERS, super::groups::on_add_members::<A>);
     socket.on(event::LEAVE_GROUP, super::groups::on_leave_group::<A>);
     socket.on(event::GROUP_MESSAGE, super::groups::on_group_message::<A>);
+    socket.on(event::EDIT_MESSAGE, super::changes::on_edit_message::<A>);
+    socket.on(
+        event::DELETE_MESSAGE,
+        super::changes::on_delete_message::<A>,
+    );
+    socket.on(event::REACT, super::changes::on_react::<A>);
+    socket.on(event::SET_STATUS, super::status::on_set_status::<A>);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
 }
@@ -317,12 +324,11 @@ async fn users_for(app: &ServerState, user_id: &str) -> Result<Vec<ListEntry>, S
                 return ListEntry::Plain(u.json);
             }
             ListEntry::Full(User {
-                user_id: u.user_id.to_string(),
-                username: u.username.to_string(),
                 connected: u.connected || me,
                 messages,
                 unread: read.as_ref().map_or(0, |r| r.unread),
                 read_up_to: read.map_or(0, |r| r.read_up_to),
+                ..u.user()
             })
         })
         .collect())

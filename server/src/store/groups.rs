@@ -23,6 +23,8 @@ pub struct RecentGroup {
     pub messages: Vec<Message>,
     /// Messages from others after the person's read marker.
     pub unread: u64,
+    /// Of those, the ones that mention the person.
+    pub mentions: u64,
 }
 
 impl GroupRecord {

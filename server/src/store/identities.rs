@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use natter_protocol::User;
+use natter_protocol::{Status, User};
 use serde_json::value::RawValue;
 
 use super::StoreResult;
@@ -17,26 +17,48 @@ pub struct ListedUser {
     pub user_id: Arc<str>,
     pub username: Arc<str>,
     pub connected: bool,
-    /// What serialising `User {userID, username, connected, messages: []}` gives.
+    /// Available unless they said otherwise.
+    pub status: Status,
+    /// What serialising `User {userID, username, connected, messages: [], status?}` gives.
     pub json: Arc<RawValue>,
 }
 
 impl ListedUser {
-    pub fn new(user_id: Arc<str>, username: Arc<str>, connected: bool) -> Self {
-        let json = ListedUser::entry_json(&user_id, &username, connected);
+    pub fn new(user_id: Arc<str>, username: Arc<str>, connected: bool, status: Status) -> Self {
+        let json = ListedUser::entry_json(&user_id, &username, connected, &status);
         Self {
             user_id,
             username,
             connected,
+            status,
             json,
         }
     }
 
-    fn entry_json(user_id: &str, username: &str, connected: bool) -> Arc<RawValue> {
+    /// The entry as a reader with no conversation with this user gets it.
+    pub fn user(&self) -> User {
+        User {
+            user_id: self.user_id.to_string(),
+            username: self.username.to_string(),
+            connected: self.connected,
+            status: self.status.state,
+            status_text: self.status.text.clone(),
+            ..User::default()
+        }
+    }
+
+    fn entry_json(
+        user_id: &str,
+        username: &str,
+        connected: bool,
+        status: &Status,
+    ) -> Arc<RawValue> {
         let user = User {
             user_id: user_id.to_owned(),
             username: username.to_owned(),
             connected,
+            status: status.state,
+            status_text: status.text.clone(),
             ..User::default()
         };
         // Strings and booleans always serialise; `null` would only mark a bug.

@@ -7,13 +7,18 @@ use natter_protocol::{Attachment, Message};
 use super::StoreResult;
 
 /// A message to store; the store assigns `id` and `ts`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewMessage {
     pub from: String,
     pub to: String,
     pub content: String,
     pub client_id: Option<String>,
     pub attachment: Option<Attachment>,
+    /// The message of the same conversation this one answers (checked by the caller; the
+    /// store quotes it as it is when this one is committed).
+    pub reply_to: Option<u64>,
+    /// Group members it mentions (checked by the caller).
+    pub mentions: Vec<String>,
 }
 
 /// One conversation: two people, or a group.

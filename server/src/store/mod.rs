@@ -1,7 +1,8 @@
 //! The store: sessions, users, presence, messages, read markers, groups and files.
 //!
 //! Handlers only talk to [`Store`]; they never see SQL or Redis. It is one trait per concern
-//! ([`Identities`], [`Presence`], [`Messages`], [`Awareness`], [`Groups`], [`Files`]) and `Store` is all of
+//! ([`Identities`], [`Presence`], [`Messages`], [`Changes`], [`Awareness`], [`Groups`],
+//! [`Files`]) and `Store` is all of
 //! them plus the health check: each backend implements each concern in a file of that name
 //! (`sqlite/groups.rs`, `redis/groups.rs`), so a reader finds "groups" in a file named groups.
 //! The embedded SQLite implementation ([`sqlite::SqliteStore`]) is the default; the shared one
@@ -17,6 +18,7 @@
 //! - a revoked session is refused by every node from the moment `revoke_*` returns.
 
 mod awareness;
+mod changes;
 mod files;
 mod groups;
 mod identities;
@@ -28,6 +30,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 pub use awareness::{Awareness, MAX_UNREAD_COUNTED, Marked, NotInConversation, ReadState};
+pub use changes::{ChangeRefused, Changed, Changes, Deletion, Reaction};
 pub use files::{FileRecord, Files};
 pub use groups::{GroupRecord, Groups, RecentGroup};
 pub use identities::{Account, Identities, ListedUser, NameTaken, NewUser, Renamed, UserRecord};
@@ -59,7 +62,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the handlers ask of a store.
 #[async_trait]
 pub trait Store:
-    Identities + Presence + Messages + Awareness + Groups + Files + Send + Sync + 'static
+    Identities + Presence + Messages + Changes + Awareness + Groups + Files + Send + Sync + 'static
 {
     /// Whether a write can be committed now (the writer runs, the disk has room, Redis
     /// answers): what `/healthz` reports.

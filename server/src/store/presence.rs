@@ -1,7 +1,8 @@
-//! Presence: which users have a socket, on this node and on any live node. Runtime state, not
-//! history: every user starts offline when a node starts.
+//! Presence: which users have a socket, on this node and on any live node (runtime state, not
+//! history: every user starts offline when a node starts), and the status people set.
 
 use async_trait::async_trait;
+use natter_protocol::Status;
 
 use super::StoreResult;
 
@@ -13,4 +14,8 @@ pub trait Presence: Send + Sync {
 
     /// Whether the user has a socket on any live node.
     async fn is_connected(&self, user_id: &str) -> StoreResult<bool>;
+
+    /// Records a person's status (kept across restarts; going offline keeps it). The user
+    /// list carries it.
+    async fn set_status(&self, user_id: &str, status: &Status) -> StoreResult<()>;
 }

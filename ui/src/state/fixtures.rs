@@ -33,6 +33,7 @@ pub(super) fn msg(id: u64, from: &str, to: &str) -> Message {
         ts: 1_700_000_000_000 + id as i64,
         client_id: None,
         attachment: None,
+        ..Message::default()
     }
 }
 

@@ -1,9 +1,12 @@
-//! Presence in cluster mode: each node records its own users (`node:<id>:users`), so a dead
+//! Presence and status in cluster mode: each node records its own users (`node:<id>:users`), so a dead
 //! node's users can be found; a user is online when listed by a node whose heartbeat is current.
 
-use async_trait::async_trait;
+use std::collections::HashMap;
 
-use super::{RedisStore, keys};
+use async_trait::async_trait;
+use natter_protocol::Status;
+
+use super::{RedisStore, keys, to_json};
 use crate::store::{Presence, StoreResult};
 
 impl RedisStore {
@@ -44,8 +47,42 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Everyone's status but the available's.
+    pub(super) async fn statuses(&self) -> StoreResult<HashMap<String, Status>> {
+        let mut conn = self.conn.clone();
+        let stored: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(keys::STATUSES)
+            .query_async(&mut conn)
+            .await?;
+        Ok(stored
+            .into_iter()
+            .filter_map(|(user, json)| Some((user, serde_json::from_str(&json).ok()?)))
+            .collect())
+    }
+}
+
 #[async_trait]
 impl Presence for RedisStore {
+    async fn set_status(&self, user_id: &str, status: &Status) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        if status.state.is_available() && status.text.is_none() {
+            redis::cmd("HDEL")
+                .arg(keys::STATUSES)
+                .arg(user_id)
+                .query_async::<()>(&mut conn)
+                .await?;
+        } else {
+            redis::cmd("HSET")
+                .arg(keys::STATUSES)
+                .arg(user_id)
+                .arg(to_json(status)?)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn set_connected(&self, user_id: &str, connected: bool) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let cmd = if connected { "SADD" } else { "SREM" };

@@ -145,23 +145,33 @@ impl Groups for RedisStore {
                 .arg(0)
                 .arg(per_group.saturating_sub(1) as i64);
             pipe.cmd("ZCOUNT").arg(&key).arg(&after).arg("+inf");
-            pipe.cmd("ZCOUNT")
-                .arg(keys::group_sent(g, user_id))
-                .arg(&after)
-                .arg("+inf");
+            for counted in [
+                keys::group_sent(g, user_id),
+                keys::group_deleted(g),
+                keys::mentions(g, user_id),
+            ] {
+                pipe.cmd("ZCOUNT").arg(counted).arg(&after).arg("+inf");
+            }
         }
         let answers: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
         let mut answers = answers.into_iter();
         let mut out = Vec::with_capacity(group_ids.len());
         for g in group_ids {
-            let (Some(page), Some(all), Some(own)) =
-                (answers.next(), answers.next(), answers.next())
-            else {
+            let (Some(page), Some(all), Some(own), Some(deleted), Some(mentions)) = (
+                answers.next(),
+                answers.next(),
+                answers.next(),
+                answers.next(),
+                answers.next(),
+            ) else {
                 return Err(StoreError::Redis("short pipeline answer".into()));
             };
             let page: Vec<String> = redis::from_redis_value(page)?;
             let all: u64 = redis::from_redis_value(all)?;
             let own: u64 = redis::from_redis_value(own)?;
+            // Deleted ones are counted once: one's own leave `gsent` when deleted.
+            let deleted: u64 = redis::from_redis_value(deleted)?;
+            let mentions: u64 = redis::from_redis_value(mentions)?;
             let mut messages = page
                 .iter()
                 .map(|j| parse(j))
@@ -170,7 +180,11 @@ impl Groups for RedisStore {
             out.push(RecentGroup {
                 group_id: g.clone(),
                 messages,
-                unread: all.saturating_sub(own).min(MAX_UNREAD_COUNTED),
+                unread: all
+                    .saturating_sub(own)
+                    .saturating_sub(deleted)
+                    .min(MAX_UNREAD_COUNTED),
+                mentions: mentions.min(MAX_UNREAD_COUNTED),
             });
         }
         Ok(out)

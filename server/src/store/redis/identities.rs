@@ -284,6 +284,7 @@ impl Identities for RedisStore {
             .del(keys::user_groups(user_id))
             .del(keys::read(user_id))
             .srem(keys::RECEIPTS_OFF, user_id)
+            .hdel(keys::STATUSES, user_id)
             .srem(keys::name(&account.username), user_id)
             .zrem(keys::USERS, user_id)
             .del(keys::user(user_id));
@@ -329,13 +330,15 @@ impl Identities for RedisStore {
             }
         }
         let online = self.online().await?;
+        let mut statuses = self.statuses().await?;
         let names = self.names.read().unwrap_or_else(|p| p.into_inner());
         Ok(ids
             .into_iter()
             .filter_map(|id| {
                 let username = names.get(&id)?.as_str().into();
                 let connected = online.contains(&id);
-                Some(ListedUser::new(id.into(), username, connected))
+                let status = statuses.remove(&id).unwrap_or_default();
+                Some(ListedUser::new(id.into(), username, connected, status))
             })
             .collect())
     }

@@ -29,6 +29,12 @@
 //! | `node:<node>:health` | string, 60 s expiry | the node's last write probe (`/healthz`) |
 //! | `nodes` | set | every node seen |
 //! | `reap:<node>` | string, expiring | the lock of the node announcing a dead node's users offline |
+//! | `msgconv` | hash | message id → its conversation's key (to change a message by id) |
+//! | `replies:<id>` | set | ids of the messages answering message `<id>` |
+//! | `mentions:<g>:<user>` | sorted set | ids of the group's messages that mention the user |
+//! | `gdeleted:<g>` | sorted set | ids of the group's deleted messages (unread counts skip them) |
+//! | `file:<id>:messages` | set | ids of the messages carrying the file (none left: the file goes) |
+//! | `statuses` | hash | userID → status JSON (users who are not available) |
 //! | `schema` | integer | the data's schema version ([`super::migrate`]) |
 
 use crate::accounts::name_key;
@@ -42,6 +48,10 @@ pub const MSG_SEQ: &str = "natter:msg_seq";
 pub const RECEIPTS_OFF: &str = "natter:receipts_off";
 pub const MEMBER_SEQ: &str = "natter:member_seq";
 pub const NODES: &str = "natter:nodes";
+pub const MSG_CONVERSATIONS: &str = "natter:msgconv";
+pub const STATUSES: &str = "natter:statuses";
+/// Stands where a script takes a key it does not use this time (never written).
+pub const UNUSED: &str = "natter:-";
 
 /// Patterns for SCAN (migrations and removals only).
 pub const ALL_SESSIONS: &str = "natter:session:*";
@@ -126,6 +136,22 @@ pub fn file(file_id: &str) -> String {
 
 pub fn file_conversations(file_id: &str) -> String {
     format!("natter:file:{file_id}:convs")
+}
+
+pub fn replies(id: u64) -> String {
+    format!("natter:replies:{id}")
+}
+
+pub fn mentions(group_id: &str, user_id: &str) -> String {
+    format!("natter:mentions:{group_id}:{user_id}")
+}
+
+pub fn group_deleted(group_id: &str) -> String {
+    format!("natter:gdeleted:{group_id}")
+}
+
+pub fn file_messages(file_id: &str) -> String {
+    format!("natter:file:{file_id}:messages")
 }
 
 pub fn node_users(node: &str) -> String {

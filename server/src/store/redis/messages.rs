@@ -4,10 +4,12 @@
 use async_trait::async_trait;
 use natter_protocol::Message;
 
-use super::{RedisStore, keys, parse};
+use natter_protocol::ReplyQuote;
+
+use super::{RedisStore, keys, parse, to_json};
 use crate::store::{
-    Conversation, Found, Inserted, Messages, NewMessage, SearchRequest, SearchUnsupported,
-    StoreError, StoreResult,
+    Changes, Conversation, Found, Inserted, Messages, NewMessage, SearchRequest, SearchUnsupported,
+    StoreResult,
 };
 
 impl RedisStore {
@@ -29,11 +31,22 @@ impl Messages for RedisStore {
         let ts = natter_protocol::now_ms();
         let group = natter_protocol::is_group_id(&m.to);
         let attachment = match &m.attachment {
-            Some(a) => serde_json::to_string(a).map_err(|e| StoreError::Redis(e.to_string()))?,
+            Some(a) => to_json(a)?,
             None => String::new(),
         };
-        let (new, json): (i64, String) = self
-            .insert
+        let quote = match m.reply_to {
+            Some(id) => match self.message(id).await? {
+                Some(original) => ReplyQuote::of(&original),
+                None => ReplyQuote {
+                    id,
+                    deleted: true,
+                    ..ReplyQuote::default()
+                },
+            },
+            None => ReplyQuote::default(),
+        };
+        let mut script = self.insert.prepare_invoke();
+        script
             .key(client_key)
             .key(keys::MSG_SEQ)
             .key(keys::conversation(Conversation::between(&m.from, &m.to)))
@@ -47,6 +60,19 @@ impl Messages for RedisStore {
             .key(keys::file_conversations(
                 m.attachment.as_ref().map_or("-", |a| a.file_id.as_str()),
             ))
+            .key(keys::MSG_CONVERSATIONS)
+            .key(keys::file_messages(
+                m.attachment.as_ref().map_or("-", |a| a.file_id.as_str()),
+            ))
+            .key(
+                m.reply_to
+                    .map_or_else(|| keys::UNUSED.to_owned(), keys::replies),
+            );
+        // Counted for the members mentioned, but its sender.
+        for member in m.mentions.iter().filter(|u| **u != m.from) {
+            script.key(keys::mentions(&m.to, member));
+        }
+        let (new, json): (i64, String) = script
             .arg(&m.from)
             .arg(&m.to)
             .arg(&m.content)
@@ -54,6 +80,16 @@ impl Messages for RedisStore {
             .arg(m.client_id.as_deref().unwrap_or(""))
             .arg(attachment)
             .arg(if group { "group" } else { "private" })
+            .arg(if m.reply_to.is_some() {
+                to_json(&quote)?
+            } else {
+                String::new()
+            })
+            .arg(if m.mentions.is_empty() {
+                String::new()
+            } else {
+                to_json(&m.mentions)?
+            })
             .invoke_async(&mut conn)
             .await?;
         let message = parse(&json)?;

@@ -3,8 +3,9 @@
 use super::{RedisStore, keys, parse};
 use crate::store::StoreResult;
 
-/// 2: name sets and per-user session sets exist. 3: inbox sets exist.
-const SCHEMA: i64 = 3;
+/// 2: name sets and per-user session sets exist. 3: inbox sets exist. 4: every message is found
+/// by id (`msgconv`), and every file by the messages carrying it.
+const SCHEMA: i64 = 4;
 
 impl RedisStore {
     /// Brings data written by an older natter-server up to [`SCHEMA`]: name sets for existing
@@ -43,7 +44,8 @@ impl RedisStore {
                     .await?;
             }
         }
-        // Inbox sets (for unread counts) of the messages stored before them.
+        // Inbox sets (for unread counts) of the messages stored before them; where each message
+        // is (to change it by id) and which messages carry each file.
         for key in self.scan(keys::ALL_CONVERSATIONS).await? {
             let stored: Vec<String> = redis::cmd("ZRANGE")
                 .arg(&key)
@@ -55,6 +57,10 @@ impl RedisStore {
             for json in &stored {
                 let m = parse(json)?;
                 pipe.zadd(keys::inbox(&m.to, &m.from), m.id, m.id).ignore();
+                pipe.hset(keys::MSG_CONVERSATIONS, m.id, &key).ignore();
+                if let Some(a) = &m.attachment {
+                    pipe.sadd(keys::file_messages(&a.file_id), m.id).ignore();
+                }
             }
             pipe.query_async::<()>(&mut conn).await?;
         }

@@ -2,10 +2,12 @@
 //!
 //! Every key is built in [`keys`] (which also holds the key map); the Lua scripts that change
 //! several keys atomically are files in `scripts/`. One file per concern of the store
-//! ([`identities`], [`cluster`] (presence and node liveness), [`messages`], [`awareness`],
+//! ([`identities`], [`cluster`] (presence, status and node liveness), [`messages`],
+//! [`changes`], [`awareness`],
 //! [`groups`], [`files`]), and [`migrate`] for data written by older versions.
 
 mod awareness;
+mod changes;
 mod cluster;
 mod files;
 mod groups;
@@ -30,6 +32,7 @@ pub struct RedisStore {
     mark_read: redis::Script,
     create_user: redis::Script,
     rename_user: redis::Script,
+    replace_message: redis::Script,
     /// Usernames each node has seen, valid while `names_version` is unchanged.
     names: RwLock<HashMap<String, String>>,
     names_version: std::sync::atomic::AtomicI64,
@@ -47,6 +50,11 @@ impl From<redis::RedisError> for StoreError {
     }
 }
 
+/// A value as the JSON a script stores.
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Redis(e.to_string()))
+}
+
 fn parse(json: &str) -> StoreResult<Message> {
     serde_json::from_str(json).map_err(|e| StoreError::Redis(format!("bad stored message: {e}")))
 }
@@ -60,6 +68,7 @@ impl RedisStore {
             mark_read: redis::Script::new(include_str!("scripts/mark_read.lua")),
             create_user: redis::Script::new(include_str!("scripts/create_user.lua")),
             rename_user: redis::Script::new(include_str!("scripts/rename_user.lua")),
+            replace_message: redis::Script::new(include_str!("scripts/replace_message.lua")),
             names: RwLock::new(HashMap::new()),
             names_version: std::sync::atomic::AtomicI64::new(-1),
         }

@@ -81,7 +81,8 @@ impl Awareness for SqliteStore {
         self.read(move |conn| {
             let mut count = conn.prepare_cached(
                 "SELECT count(*) FROM (SELECT 1 FROM messages \
-                 WHERE user_lo = ?1 AND user_hi = ?2 AND id > ?3 AND sender = ?4 LIMIT ?5)",
+                 WHERE user_lo = ?1 AND user_hi = ?2 AND id > ?3 AND sender = ?4 AND deleted = 0 \
+                 LIMIT ?5)",
             )?;
             let mut out = HashMap::with_capacity(mine.len());
             for (peer, my_marker, read_up_to) in mine {

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use natter_protocol::{Status, StatusState};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::accounts::name_key;
@@ -68,7 +69,13 @@ impl DirectoryEntry {
     pub(super) fn relist(&mut self, username: Option<&str>, connected: bool) {
         let l = &self.listed;
         let username = username.map_or_else(|| l.username.clone(), Arc::from);
-        self.listed = ListedUser::new(l.user_id.clone(), username, connected);
+        self.listed = ListedUser::new(l.user_id.clone(), username, connected, l.status.clone());
+    }
+
+    /// A new status: the entry is made again.
+    pub(super) fn restatus(&mut self, status: Status) {
+        let l = &self.listed;
+        self.listed = ListedUser::new(l.user_id.clone(), l.username.clone(), l.connected, status);
     }
 
     pub(super) fn account(&self) -> Account {
@@ -93,7 +100,13 @@ impl Directory {
         !self.by_name.contains_key(key) && !self.reserved.contains(key)
     }
 
-    pub(super) fn add(&mut self, user_id: String, username: String, password_hash: Option<String>) {
+    pub(super) fn add(
+        &mut self,
+        user_id: String,
+        username: String,
+        password_hash: Option<String>,
+        status: Status,
+    ) {
         let i = self.entries.len();
         self.by_user.insert(user_id.clone(), i);
         self.by_name
@@ -101,7 +114,7 @@ impl Directory {
             .or_default()
             .push(user_id.clone());
         self.entries.push(DirectoryEntry {
-            listed: ListedUser::new(user_id.into(), username.into(), false),
+            listed: ListedUser::new(user_id.into(), username.into(), false, status),
             password_hash,
         });
     }
@@ -200,12 +213,23 @@ impl Directory {
 pub(super) fn load_directory(conn: &Connection) -> StoreResult<Directory> {
     let mut dir = Directory::default();
     let mut stmt = conn.prepare(
-        "SELECT user_id, username, password_hash FROM users ORDER BY created_at, user_id",
+        "SELECT user_id, username, password_hash, status, status_text FROM users \
+         ORDER BY created_at, user_id",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = stmt.query_map([], |r| {
+        let state: Option<String> = r.get(3)?;
+        let status = Status {
+            state: state
+                .as_deref()
+                .and_then(StatusState::parse)
+                .unwrap_or_default(),
+            text: r.get(4)?,
+        };
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, status))
+    })?;
     for row in rows {
-        let (user_id, username, password_hash) = row?;
-        dir.add(user_id, username, password_hash);
+        let (user_id, username, password_hash, status) = row?;
+        dir.add(user_id, username, password_hash, status);
     }
     let mut stmt = conn.prepare("SELECT session_hash, user_id FROM sessions")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;

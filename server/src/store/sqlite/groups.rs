@@ -129,7 +129,12 @@ impl Groups for SqliteStore {
             ))?;
             let mut count = conn.prepare_cached(
                 "SELECT count(*) FROM (SELECT 1 FROM messages \
-                 WHERE user_lo = ?1 AND user_hi = ?1 AND id > ?2 AND sender != ?3 LIMIT ?4)",
+                 WHERE user_lo = ?1 AND user_hi = ?1 AND id > ?2 AND sender != ?3 AND deleted = 0 \
+                 LIMIT ?4)",
+            )?;
+            let mut mentions = conn.prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM mentions \
+                 WHERE user_id = ?1 AND group_id = ?2 AND message_id > ?3 LIMIT ?4)",
             )?;
             let mut out = Vec::with_capacity(wanted.len());
             for (g, marker) in wanted {
@@ -142,10 +147,15 @@ impl Groups for SqliteStore {
                     .query_row(params![g, after, user_id, MAX_UNREAD_COUNTED as i64], |r| {
                         r.get(0)
                     })?;
+                let mentioned: i64 = mentions
+                    .query_row(params![user_id, g, after, MAX_UNREAD_COUNTED as i64], |r| {
+                        r.get(0)
+                    })?;
                 out.push(RecentGroup {
                     group_id: g,
                     messages,
                     unread: unread.max(0) as u64,
+                    mentions: mentioned.max(0) as u64,
                 });
             }
             Ok(out)

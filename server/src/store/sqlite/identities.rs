@@ -78,6 +78,7 @@ impl Identities for SqliteStore {
             user.user_id.clone(),
             user.username.clone(),
             user.password_hash,
+            Default::default(),
         );
         dir.by_session.insert(session_hash, user.user_id.clone());
         Ok(Ok(UserRecord {
@@ -191,6 +192,11 @@ impl Identities for SqliteStore {
         self.directory_write(move |conn| {
             conn.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
                 .execute(params![uid])?;
+            conn.prepare_cached(
+                "DELETE FROM mentions WHERE user_id = ?1 \
+                 OR message_id IN (SELECT id FROM messages WHERE sender = ?1)",
+            )?
+            .execute(params![uid])?;
             conn.prepare_cached("DELETE FROM messages WHERE sender = ?1 OR recipient = ?1")?
                 .execute(params![uid])?;
             conn.prepare_cached("DELETE FROM read_markers WHERE reader = ?1 OR peer = ?1")?

@@ -10,12 +10,14 @@
 //!   groups) is small and read on every login, so it is kept in memory too and updated only
 //!   after the writer committed. Presence is runtime state: it lives in memory only and every
 //!   user starts offline when the process starts.
-//! - One file per concern of the store ([`identities`], [`presence`], [`messages`], [`awareness`],
+//! - One file per concern of the store ([`identities`], [`presence`], [`messages`], [`changes`],
+//!   [`awareness`],
 //!   [`groups`], [`files`]), the schema as numbered SQL files ([`schema`]), row mapping in
 //!   [`rows`], full-text search in [`search`]. Dependencies run one way: this module →
 //!   [`writer`] → [`search`] → [`rows`].
 
 mod awareness;
+mod changes;
 mod checkpoint;
 mod directory;
 mod files;
@@ -142,16 +144,29 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || readers.with(f)).await?
     }
 
-    /// Runs `write` in the writer's next transaction and waits for the commit.
+    /// Runs `write` in the writer's next transaction and waits for the commit; its answer.
+    async fn run<T: Send + 'static>(
+        &self,
+        write: impl Fn(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let answer = self
+            .write(|reply| WriteOp::Run {
+                write: Box::new(move |conn| write(conn).map(|v| Box::new(v) as writer::Answer)),
+                reply,
+            })
+            .await??;
+        answer
+            .downcast::<T>()
+            .map(|v| *v)
+            .map_err(|_| StoreError::Commit("the writer answered another write".into()))
+    }
+
+    /// [`Self::run`] for a write on the directory's tables: how many rows it changed.
     async fn directory_write(
         &self,
         write: impl Fn(&Connection) -> rusqlite::Result<usize> + Send + 'static,
     ) -> StoreResult<usize> {
-        self.write(|reply| WriteOp::Directory {
-            write: Box::new(write),
-            reply,
-        })
-        .await?
+        self.run(move |conn| Ok(write(conn)?)).await
     }
 
     /// Messages stored but not yet in the search index (searches read those directly).

@@ -1,6 +1,7 @@
 //! The single writer thread: commits whatever is queued in one transaction (group commit),
 //! replays a failed batch one write at a time, and indexes for search when quiet.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc;
@@ -9,8 +10,9 @@ use natter_protocol::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::changes;
 use super::checkpoint::passive_checkpoint;
-use super::rows::{ConversationColumns, MESSAGE_COLUMNS, message_from_row};
+use super::rows::{ConversationColumns, MESSAGE_COLUMNS, message_from_row, to_json_column};
 use super::search;
 use crate::store::{Conversation, Inserted, NewMessage, StoreError, StoreResult};
 
@@ -21,15 +23,19 @@ const LINGER: std::time::Duration = std::time::Duration::from_micros(200);
 /// How long the writer must have had nothing to write before it indexes for search.
 const QUIET_BEFORE_INDEXING: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// A write on the directory's tables: run in the writer's transaction, may be replayed alone
-/// if its batch fails; returns how many rows it changed.
-type DirectoryWrite = Box<dyn Fn(&Connection) -> rusqlite::Result<usize> + Send>;
+/// What a [`WriteOp::Run`] answers: the caller knows its type.
+pub(super) type Answer = Box<dyn Any + Send>;
+
+/// A write on the database (the directory's tables, a change to a message): run in the
+/// writer's transaction, replayed alone if its batch fails.
+pub(super) type Write = Box<dyn Fn(&Connection) -> StoreResult<Answer> + Send>;
 
 pub(super) enum WriteOp {
-    Directory {
-        write: DirectoryWrite,
-        reply: oneshot::Sender<StoreResult<usize>>,
+    Run {
+        write: Write,
+        reply: oneshot::Sender<StoreResult<Answer>>,
     },
+    /// The hot path: typed, no closure.
     InsertMessage {
         message: NewMessage,
         reply: oneshot::Sender<StoreResult<Inserted>>,
@@ -236,7 +242,7 @@ impl Writer {
 
     fn apply(&mut self, op: &WriteOp) -> StoreResult<OpOutcome> {
         match op {
-            WriteOp::Directory { write, .. } => Ok(OpOutcome::Changed(write(&self.conn)?)),
+            WriteOp::Run { write, .. } => Ok(OpOutcome::Ran(write(&self.conn)?)),
             WriteOp::InsertMessage { message, .. } => self.insert_message(message),
         }
     }
@@ -259,16 +265,16 @@ impl Writer {
         self.last_ts = ts;
         let ConversationColumns { lo, hi } =
             ConversationColumns::of(Conversation::between(&m.from, &m.to));
-        let attachment = match &m.attachment {
-            Some(a) => {
-                Some(serde_json::to_string(a).map_err(|e| StoreError::Commit(e.to_string()))?)
-            }
+        let attachment = to_json_column(&m.attachment);
+        let reply = match m.reply_to {
+            Some(id) => Some(changes::quote(&self.conn, id)?),
             None => None,
         };
         self.conn
             .prepare_cached(
                 "INSERT INTO messages (sender, recipient, user_lo, user_hi, content, ts, client_id, \
-                 attachment_id, attachment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 attachment_id, attachment, reply_to, reply_from, reply_excerpt, mentions) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 m.from,
@@ -279,9 +285,16 @@ impl Writer {
                 ts,
                 m.client_id,
                 m.attachment.as_ref().map(|a| &a.file_id),
-                attachment
+                attachment,
+                m.reply_to.map(|id| id as i64),
+                reply.as_ref().map(|r| &r.from),
+                reply.as_ref().and_then(|r| r.excerpt.as_ref()),
+                to_json_column(&m.mentions),
             ])?;
         let id = self.conn.last_insert_rowid() as u64;
+        if !m.mentions.is_empty() {
+            changes::record_mentions(&self.conn, m, id)?;
+        }
         self.newest.fetch_max(id as i64, Ordering::Relaxed);
         Ok(OpOutcome::Message(Inserted::New(Message {
             id,
@@ -291,6 +304,9 @@ impl Writer {
             ts,
             client_id: m.client_id.clone(),
             attachment: m.attachment.clone(),
+            reply_to: reply,
+            mentions: m.mentions.clone(),
+            ..Message::default()
         })))
     }
 }
@@ -309,8 +325,11 @@ pub(super) fn gather(batch: &mut Vec<WriteOp>, rx: &mpsc::Receiver<WriteOp>, bus
     batch.extend(rx.try_iter().take(room));
 }
 
+// The message is the hot path's outcome, moved once per write: boxing it would cost an
+// allocation per message to save a few hundred bytes on the stack.
+#[allow(clippy::large_enum_variant)]
 enum OpOutcome {
-    Changed(usize),
+    Ran(Answer),
     Message(Inserted),
 }
 
@@ -318,9 +337,9 @@ impl WriteOp {
     fn reply(self, result: StoreResult<OpOutcome>) {
         // A caller that went away (its client disconnected) no longer needs the answer.
         match self {
-            WriteOp::Directory { reply, .. } => {
+            WriteOp::Run { reply, .. } => {
                 let _ = reply.send(result.and_then(|o| match o {
-                    OpOutcome::Changed(n) => Ok(n),
+                    OpOutcome::Ran(answer) => Ok(answer),
                     OpOutcome::Message(_) => {
                         Err(StoreError::Commit("the writer returned a message".into()))
                     }
@@ -329,7 +348,7 @@ impl WriteOp {
             WriteOp::InsertMessage { reply, .. } => {
                 let _ = reply.send(result.and_then(|o| match o {
                     OpOutcome::Message(m) => Ok(m),
-                    OpOutcome::Changed(_) => {
+                    OpOutcome::Ran(_) => {
                         Err(StoreError::Commit("the writer returned no message".into()))
                     }
                 }));

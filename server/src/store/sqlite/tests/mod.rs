@@ -1,6 +1,7 @@
 //! The SQLite store's tests, one file per concern, sharing these helpers. Real files in
 //! temporary directories.
 
+mod changes;
 mod identities;
 mod messages;
 mod schema;
@@ -34,6 +35,7 @@ pub(super) fn msg(from: &str, to: &str, content: &str, client_id: Option<&str>) 
         content: content.into(),
         client_id: client_id.map(Into::into),
         attachment: None,
+        ..NewMessage::default()
     }
 }
 
