@@ -90,7 +90,7 @@ async fn changes_survive_a_kill_and_show_at_the_next_login() {
         by_id(first.id).edited_ts,
         edited["message"]["editedTs"].as_i64()
     );
-    assert_eq!(by_id(first.id).reactions[0].users, [b.clone()]);
+    assert_eq!(by_id(first.id).reactions[0].users, std::slice::from_ref(&b));
     assert!(by_id(gone.id).deleted && by_id(gone.id).content.is_empty());
     let quote = by_id(reply.id).reply_to.clone().expect("a quote");
     assert_eq!(
