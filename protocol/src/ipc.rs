@@ -63,6 +63,20 @@ pub mod command {
     pub const SAVE_FILE: &str = "save_file";
     /// [`super::FileArgs`] → a `data:image/png;base64,…` URL of the image's preview.
     pub const PREVIEW: &str = "preview";
+    /// [`super::EditArgs`] → [`crate::Edited`].
+    pub const EDIT_MESSAGE: &str = "edit_message";
+    /// [`super::MessageArgs`] → `()`.
+    pub const DELETE_MESSAGE: &str = "delete_message";
+    /// [`crate::React`] → [`crate::Reacted`].
+    pub const REACT: &str = "react";
+    /// [`crate::Status`] → `()`: the person chose a status (the app's own idle away is the
+    /// shell's).
+    pub const SET_STATUS: &str = "set_status";
+    /// [`super::UrlArgs`] → `()`: opens a link of a message in the system's browser.
+    pub const OPEN_URL: &str = "open_url";
+    /// `()` → `()`: the person used the window (for the idle away where the desktop cannot
+    /// say how long it has been idle).
+    pub const ACTIVITY: &str = "activity";
 }
 
 /// The connection as the person sees it.
@@ -114,6 +128,12 @@ pub struct OutboxEntry {
     /// A file already uploaded, sent with the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<crate::Attachment>,
+    /// The message it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
+    /// Group members it mentions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 /// Everything the UI learns, in order.
@@ -176,6 +196,14 @@ pub enum AppEvent {
     Upload { upload: Upload },
     /// Files were dropped on the window: send them to the open conversation.
     Dropped { paths: Vec<String> },
+    /// The server's `message edited`.
+    MessageEdited { change: crate::MessageEdited },
+    /// The server's `message deleted`.
+    MessageDeleted { change: crate::MessageDeleted },
+    /// The server's `reaction`.
+    Reaction { change: crate::ReactionChange },
+    /// The server's `status` (someone else's, or ours from another device or the app itself).
+    Status { change: crate::StatusChange },
 }
 
 /// An upload in progress, finished or failed, as the conversation shows it.
@@ -223,10 +251,34 @@ pub struct SetPasswordArgs {
 }
 
 /// [`command::SEND`] arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SendArgs {
     pub to: String,
     pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+}
+
+/// [`command::EDIT_MESSAGE`] arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditArgs {
+    pub id: u64,
+    pub content: String,
+}
+
+/// [`command::DELETE_MESSAGE`] arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageArgs {
+    pub id: u64,
+}
+
+/// [`command::OPEN_URL`] arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlArgs {
+    pub url: String,
 }
 
 /// [`command::SEND`] result.
@@ -275,10 +327,62 @@ pub struct Preferences {
     pub do_not_disturb: bool,
     /// Notifications name the sender but do not show the text.
     pub hide_text: bool,
-    /// userIDs whose messages raise no notification.
+    /// Conversations (userIDs, groupIDs) whose messages raise no notification.
     pub muted: std::collections::BTreeSet<String>,
+    /// Groups whose messages raise a notification only when they mention the person.
+    pub mentions_only: std::collections::BTreeSet<String>,
     /// Natter starts when the person logs in to the computer.
     pub autostart: bool,
+    /// Set by the app, not the person: the status is away because they left the desktop
+    /// idle (it comes back to available on activity); a state they chose stays.
+    pub auto_away: bool,
+}
+
+/// How much of a conversation raises notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    All,
+    /// Only the messages that mention the person (groups).
+    Mentions,
+    Nothing,
+}
+
+impl Notify {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notify::All => "all",
+            Notify::Mentions => "mentions",
+            Notify::Nothing => "nothing",
+        }
+    }
+}
+
+impl Preferences {
+    /// What `conversation` notifies of.
+    pub fn notify(&self, conversation: &str) -> Notify {
+        if self.muted.contains(conversation) {
+            Notify::Nothing
+        } else if self.mentions_only.contains(conversation) {
+            Notify::Mentions
+        } else {
+            Notify::All
+        }
+    }
+
+    /// Makes `conversation` notify of `what`.
+    pub fn set_notify(&mut self, conversation: &str, what: Notify) {
+        self.muted.remove(conversation);
+        self.mentions_only.remove(conversation);
+        match what {
+            Notify::All => {}
+            Notify::Mentions => {
+                self.mentions_only.insert(conversation.to_owned());
+            }
+            Notify::Nothing => {
+                self.muted.insert(conversation.to_owned());
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

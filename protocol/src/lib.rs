@@ -28,6 +28,7 @@ pub mod files;
 pub mod groups;
 pub mod handshake;
 pub mod ipc;
+pub mod markdown;
 pub mod messages;
 pub mod names;
 pub mod object;

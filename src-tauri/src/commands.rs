@@ -1,10 +1,12 @@
 //! Tauri commands: each only translates IPC into a call on the connection manager.
 
 use natter_protocol::ipc::{AppEvent, EVENT, Preferences, SendOutcome, Upload};
-use natter_protocol::{Group, MessagePage, SearchResults};
+use natter_protocol::{
+    Edited, Group, MessagePage, React, Reacted, SearchResults, Status, StatusState,
+};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
-use crate::connection::{Connection, Credentials};
+use crate::connection::{Connection, Credentials, Outgoing};
 use crate::desktop::Desktop;
 use crate::error::AppError;
 use crate::files::{self, Uploads};
@@ -50,8 +52,65 @@ pub async fn send(
     conn: State<'_, Connection>,
     to: String,
     content: String,
+    reply_to: Option<u64>,
+    mentions: Option<Vec<String>>,
 ) -> Result<SendOutcome, AppError> {
-    conn.send(&to, &content, None).await
+    conn.send(Outgoing {
+        to,
+        content,
+        reply_to,
+        mentions: mentions.unwrap_or_default(),
+        ..Outgoing::default()
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn edit_message(
+    conn: State<'_, Connection>,
+    id: u64,
+    content: String,
+) -> Result<Edited, AppError> {
+    conn.edit(id, &content).await
+}
+
+#[tauri::command]
+pub async fn delete_message(conn: State<'_, Connection>, id: u64) -> Result<(), AppError> {
+    conn.delete(id).await
+}
+
+#[tauri::command]
+pub async fn react(
+    conn: State<'_, Connection>,
+    id: u64,
+    emoji: String,
+    on: bool,
+) -> Result<Reacted, AppError> {
+    conn.react(&React { id, emoji, on }).await
+}
+
+/// The person chose a status: it holds until they choose another (no idle away over it).
+#[tauri::command]
+pub async fn set_status<R: Runtime>(
+    app: AppHandle<R>,
+    conn: State<'_, Connection>,
+    desktop: State<'_, Desktop>,
+    state: StatusState,
+    text: Option<String>,
+) -> Result<(), AppError> {
+    conn.set_status(&Status { state, text }).await?;
+    desktop.chose_status(&app, state);
+    Ok(())
+}
+
+#[tauri::command]
+pub fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<(), AppError> {
+    crate::links::open(&app, &url)
+}
+
+#[tauri::command]
+pub fn activity(desktop: State<'_, Desktop>) {
+    desktop.activity();
 }
 
 #[tauri::command]
@@ -208,7 +267,12 @@ pub async fn send_file<R: Runtime>(
             .map_err(|e| AppError::Rejected(e.to_string()))?;
         upload.sent = info.file.size;
         upload.total = info.file.size;
-        conn.send(&to, "", Some(info.file)).await?;
+        conn.send(Outgoing {
+            to: to.clone(),
+            attachment: Some(info.file),
+            ..Outgoing::default()
+        })
+        .await?;
         Ok::<(), AppError>(())
     }
     .await;

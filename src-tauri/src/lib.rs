@@ -7,6 +7,7 @@
 //! - [`desktop`]: tray, notifications, window title and urgency, preferences.
 //! - [`lan`]: servers found on the LAN for the login screen.
 //! - [`files`]: uploads, downloads and previews over the server's HTTP routes.
+//! - [`links`]: links in messages, opened in the system's browser.
 
 pub mod commands;
 pub mod connection;
@@ -14,8 +15,10 @@ pub mod desktop;
 pub mod error;
 pub mod files;
 pub mod lan;
+pub mod links;
 pub mod persist;
 pub mod server_url;
+pub mod spellcheck;
 pub mod tls;
 
 use std::path::Path;
@@ -90,6 +93,12 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::pick_file,
         commands::save_file,
         commands::preview,
+        commands::edit_message,
+        commands::delete_message,
+        commands::react,
+        commands::set_status,
+        commands::open_url,
+        commands::activity,
     ]
 }
 
@@ -107,6 +116,7 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,
@@ -117,6 +127,10 @@ pub fn run() {
             lan.start(app.handle().clone());
             app.manage(lan);
             // No tray where the desktop has none to show it in: the window then closes.
+            app.state::<Desktop>().start(app.handle());
+            if let Some(window) = app.get_webview_window(desktop::MAIN_WINDOW) {
+                spellcheck::enable(&window);
+            }
             if let Err(e) = app.state::<Desktop>().build_tray(app.handle()) {
                 tracing::warn!(error = %e, "no tray icon");
             }

@@ -81,6 +81,18 @@ impl Manager {
             event::GROUP => AppEvent::Group {
                 group: decode::<Group>(name, payload)?,
             },
+            event::MESSAGE_EDITED => AppEvent::MessageEdited {
+                change: decode(name, payload)?,
+            },
+            event::MESSAGE_DELETED => AppEvent::MessageDeleted {
+                change: decode(name, payload)?,
+            },
+            event::REACTION => AppEvent::Reaction {
+                change: decode(name, payload)?,
+            },
+            event::STATUS => AppEvent::Status {
+                change: decode(name, payload)?,
+            },
             other => {
                 tracing::debug!(event = other, "ignored server event");
                 return None;

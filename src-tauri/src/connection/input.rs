@@ -1,12 +1,11 @@
 //! What reaches the manager task: commands from the handle, and what its clients report.
 
-use natter_protocol::Attachment;
 use natter_protocol::ipc::SendOutcome;
 use rust_socketio::asynchronous::Client;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{Credentials, Endpoint};
+use super::{Credentials, Endpoint, Outgoing};
 use crate::error::AppError;
 use crate::tls::Presented;
 
@@ -28,9 +27,7 @@ pub(super) enum Input {
         reply: Responder<Result<(), AppError>>,
     },
     Send {
-        to: String,
-        content: String,
-        attachment: Option<Attachment>,
+        outgoing: Outgoing,
         reply: Responder<Result<SendOutcome, AppError>>,
     },
     /// An event the server answers with an ack (`fetch messages`, groups, search).

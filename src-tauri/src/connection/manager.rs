@@ -124,12 +124,7 @@ impl Manager {
             Input::Trust { fingerprint, reply } => {
                 let _ = reply.send(self.trust(fingerprint));
             }
-            Input::Send {
-                to,
-                content,
-                attachment,
-                reply,
-            } => self.send(to, content, attachment, reply),
+            Input::Send { outgoing, reply } => self.send(outgoing, reply),
             Input::Request {
                 event,
                 payload,

@@ -33,7 +33,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use natter_protocol::ipc::{AppEvent, SendOutcome};
-use natter_protocol::{Attachment, Auth, Done, Group, MessagePage, Reply, SearchResults, event};
+use natter_protocol::{
+    Attachment, Auth, Done, Edited, Group, MessagePage, React, Reacted, Reply, SearchResults,
+    Status, event,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -62,6 +65,20 @@ impl Credentials {
             ..Auth::default()
         }
     }
+}
+
+/// A message to send: what the person wrote, to whom, and what goes with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outgoing {
+    /// A userID, or a groupID.
+    pub to: String,
+    pub content: String,
+    /// A file already uploaded.
+    pub attachment: Option<Attachment>,
+    /// The message it answers.
+    pub reply_to: Option<u64>,
+    /// Group members it mentions.
+    pub mentions: Vec<String>,
 }
 
 /// How long a request the server acks (`fetch messages`, `set password`) may take.
@@ -157,23 +174,38 @@ impl Connection {
 
     /// Queues a message (to a person or a group, with a file already uploaded or not);
     /// returns the stored message once acked, or `Queued` while offline.
-    pub async fn send(
-        &self,
-        to: &str,
-        content: &str,
-        attachment: Option<Attachment>,
-    ) -> Result<SendOutcome, AppError> {
-        if content.trim().is_empty() && attachment.is_none() {
+    pub async fn send(&self, outgoing: Outgoing) -> Result<SendOutcome, AppError> {
+        if outgoing.content.trim().is_empty() && outgoing.attachment.is_none() {
             return Err(AppError::EmptyMessage);
         }
-        let (to, content) = (to.to_owned(), content.to_owned());
-        self.ask(|reply| Input::Send {
-            to,
-            content,
-            attachment,
-            reply,
-        })
-        .await?
+        self.ask(|reply| Input::Send { outgoing, reply }).await?
+    }
+
+    /// Replaces the content of one of the person's messages.
+    pub async fn edit(&self, id: u64, content: &str) -> Result<Edited, AppError> {
+        self.request(event::EDIT_MESSAGE, json!({ "id": id, "content": content }))
+            .await
+    }
+
+    /// Deletes one of the person's messages.
+    pub async fn delete(&self, id: u64) -> Result<(), AppError> {
+        let _: Done = self
+            .request(event::DELETE_MESSAGE, json!({ "id": id }))
+            .await?;
+        Ok(())
+    }
+
+    /// Adds or takes back the person's reaction.
+    pub async fn react(&self, reaction: &React) -> Result<Reacted, AppError> {
+        let payload = serde_json::to_value(reaction).map_err(|e| AppError::Local(e.to_string()))?;
+        self.request(event::REACT, payload).await
+    }
+
+    /// Sets the person's status.
+    pub async fn set_status(&self, status: &Status) -> Result<(), AppError> {
+        let payload = serde_json::to_value(status).map_err(|e| AppError::Local(e.to_string()))?;
+        let _: Done = self.request(event::SET_STATUS, payload).await?;
+        Ok(())
     }
 
     /// Emits `event` with an ack and reads the answer as `T` (or the server's `{error}`).

@@ -5,32 +5,29 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use natter_protocol::ipc::{AppEvent, ConnectionState, OutboxEntry, SendOutcome};
-use natter_protocol::{Attachment, ErrorCode, Message, Reply, client, event, now_ms};
+use natter_protocol::{ErrorCode, Message, Reply, client, event, now_ms};
 use serde_json::{Value, json};
 
+use super::Outgoing;
 use super::input::{Input, LinkEvent, SendReply};
 use super::manager::Manager;
 use super::timing::random_u64;
 use crate::error::AppError;
 
 impl Manager {
-    pub(super) fn send(
-        &mut self,
-        to: String,
-        content: String,
-        attachment: Option<Attachment>,
-        reply: SendReply,
-    ) {
+    pub(super) fn send(&mut self, outgoing: Outgoing, reply: SendReply) {
         if self.saved.is_none() {
             let _ = reply.send(Err(AppError::NotLoggedIn));
             return;
         }
         let entry = OutboxEntry {
             client_id: format!("{:016x}", random_u64()),
-            to,
-            content,
+            to: outgoing.to,
+            content: outgoing.content,
             created_at: now_ms(),
-            attachment,
+            attachment: outgoing.attachment,
+            reply_to: outgoing.reply_to,
+            mentions: outgoing.mentions,
         };
         self.outbox.push_back(entry.clone());
         self.save_outbox();
@@ -58,6 +55,12 @@ impl Manager {
             json!({"to": entry.to, "content": entry.content, "clientId": entry.client_id});
         if let Some(a) = &entry.attachment {
             payload["attachment"] = json!({ "fileID": a.file_id });
+        }
+        if let Some(id) = entry.reply_to {
+            payload["replyTo"] = json!(id);
+        }
+        if !entry.mentions.is_empty() {
+            payload["mentions"] = json!(entry.mentions);
         }
         let name = if natter_protocol::is_group_id(&entry.to) {
             event::GROUP_MESSAGE
