@@ -97,7 +97,7 @@ pub struct ReactionChange {
 }
 
 /// One emoji on a message and who gave it, in the order they did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Reaction {
     pub emoji: String,
     pub users: Vec<String>,
@@ -105,7 +105,7 @@ pub struct Reaction {
 
 /// What a reply carries of the message it answers: its start (the original's current text,
 /// at most [`REPLY_EXCERPT_CHARS`]), or that it was deleted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReplyQuote {
     pub id: u64,
     pub from: String,

@@ -63,7 +63,7 @@ pub struct AttachmentRef {
 }
 
 /// A file attached to a stored message, as delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Attachment {
     #[serde(rename = "fileID")]
     pub file_id: String,

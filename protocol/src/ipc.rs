@@ -116,7 +116,7 @@ impl ConnectionState {
 }
 
 /// A message waiting to be sent (or for its ack), persisted across restarts of the app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEntry {
     pub client_id: String,

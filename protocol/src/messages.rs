@@ -10,7 +10,7 @@ use crate::{Attachment, AttachmentRef, Reaction, ReplyQuote};
 /// A deleted message stays in its place as `{id, from, to, ts, deleted: true}`: no content,
 /// attachment, reply or reactions (serialised by hand for that; fields at their default are
 /// left out, so a plain message has the guide's shape).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize)]
 pub struct Message {
     /// Extension: server-assigned id, increasing in the order messages were stored.
     pub id: u64,

@@ -59,3 +59,17 @@ pub fn initial(name: &str) -> String {
         .map(|c| c.to_uppercase().collect())
         .unwrap_or_default()
 }
+
+/// Calls `f` on the person's input in the window (keys, the mouse), for the page's life.
+pub fn on_input(f: impl Fn() + 'static) {
+    let Some(w) = web_sys::window() else {
+        return;
+    };
+    let f = std::rc::Rc::new(f);
+    for name in ["keydown", "mousedown", "mousemove", "wheel"] {
+        let f = f.clone();
+        let listener = Closure::<dyn FnMut()>::new(move || f());
+        let _ = w.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+        listener.forget();
+    }
+}

@@ -18,8 +18,8 @@ use natter_protocol::ipc::{AppEvent, Preferences};
 
 use crate::components::chat::Chat;
 use crate::components::login::Login;
-use crate::dom::{now_ms, ticker, warn, window_focus};
-use crate::state::UiState;
+use crate::dom::{now_ms, on_input, ticker, warn, window_focus};
+use crate::state::{ACTIVITY_EVERY_MS, Throttle, UiState};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -29,6 +29,19 @@ pub fn App() -> impl IntoView {
     let focused = window_focus();
     // One clock for what expires on its own ("… is typing").
     provide_context(ticker(1_000));
+    // The shell goes away by itself on an idle desktop; where the desktop does not say, it
+    // counts from the last input here.
+    let activity = StoredValue::new(Throttle::every(ACTIVITY_EVERY_MS));
+    on_input(move || {
+        let mut throttle = activity.get_value();
+        let due = throttle.due(now_ms());
+        activity.set_value(throttle);
+        if due {
+            spawn_local(async {
+                let _ = shell::activity().await;
+            });
+        }
+    });
     spawn_local(async move {
         let on_event = move |ev| {
             let ev = match ev {

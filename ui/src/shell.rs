@@ -2,12 +2,12 @@
 //! shared IPC models. Values cross as JSON text, so numbers (message ids) keep their meaning.
 
 use natter_protocol::ipc::{
-    AddMembersArgs, AppEvent, AttentionArgs, CreateGroupArgs, EVENT, FetchOlderArgs, FileArgs,
-    GroupArgs, LoginArgs, MarkReadArgs, PickFileArgs, Preferences, SearchArgs, SendArgs,
-    SendFileArgs, SendOutcome, SetPasswordArgs, SetPreferencesArgs, SetReceiptsArgs, TrustArgs,
-    TypingArgs, ViewingArgs, command,
+    AddMembersArgs, AppEvent, AttentionArgs, CreateGroupArgs, EVENT, EditArgs, FetchOlderArgs,
+    FileArgs, GroupArgs, LoginArgs, MarkReadArgs, MessageArgs, PickFileArgs, Preferences,
+    SearchArgs, SendArgs, SendFileArgs, SendOutcome, SetPasswordArgs, SetPreferencesArgs,
+    SetReceiptsArgs, TrustArgs, TypingArgs, UrlArgs, ViewingArgs, command,
 };
-use natter_protocol::{Group, MessagePage, SearchResults};
+use natter_protocol::{Edited, Group, MessagePage, React, Reacted, SearchResults, Status};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
@@ -83,8 +83,32 @@ pub async fn set_password(args: SetPasswordArgs) -> Result<(), String> {
     invoke(command::SET_PASSWORD, &args).await
 }
 
-pub async fn send(to: String, content: String) -> Result<SendOutcome, String> {
-    invoke(command::SEND, &SendArgs { to, content }).await
+pub async fn send(args: SendArgs) -> Result<SendOutcome, String> {
+    invoke(command::SEND, &args).await
+}
+
+pub async fn edit_message(id: u64, content: String) -> Result<Edited, String> {
+    invoke(command::EDIT_MESSAGE, &EditArgs { id, content }).await
+}
+
+pub async fn delete_message(id: u64) -> Result<(), String> {
+    invoke(command::DELETE_MESSAGE, &MessageArgs { id }).await
+}
+
+pub async fn react(id: u64, emoji: String, on: bool) -> Result<Reacted, String> {
+    invoke(command::REACT, &React { id, emoji, on }).await
+}
+
+pub async fn set_status(status: Status) -> Result<(), String> {
+    invoke(command::SET_STATUS, &status).await
+}
+
+pub async fn open_url(url: String) -> Result<(), String> {
+    invoke(command::OPEN_URL, &UrlArgs { url }).await
+}
+
+pub async fn activity() -> Result<(), String> {
+    invoke(command::ACTIVITY, &NoArgs {}).await
 }
 
 pub async fn fetch_older(with: String, before: Option<u64>) -> Result<MessagePage, String> {

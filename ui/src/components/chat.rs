@@ -9,6 +9,7 @@ use super::groups::NewGroup;
 use super::search::Search;
 use super::settings::Settings;
 use super::sidebar::{GroupItem, PersonItem};
+use super::status_menu::StatusMenu;
 use crate::dom::initial;
 use crate::shell;
 use crate::state::UiState;
@@ -33,7 +34,7 @@ pub fn Chat(state: RwSignal<UiState>) -> impl IntoView {
                 <header class="me">
                     <div class="avatar">{move || initial(&my_name())}</div>
                     <div class="me-text">
-                        <div class="me-name">{my_name}</div>
+                        <div class="me-name">{my_name}<StatusMenu state/></div>
                         <div class="status" data-testid="status" class:online=online
                             data-secure=move || state.with(|s| s.secure.to_string())>
                             {move || state.with(|s| s.status_text())}

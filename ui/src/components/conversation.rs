@@ -4,13 +4,13 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::composer::Composer;
+use super::composer::ComposerForm;
 use super::groups::AddPeople;
 use super::message::MessageRow;
-use super::settings::{change_prefs, preferences_signal};
+use super::mute::MuteMenu;
 use crate::dom::{initial, now_ms, warn};
 use crate::shell;
-use crate::state::{TimelineItem, UiState};
+use crate::state::{Composer, TimelineItem, UiState};
 
 #[component]
 pub fn Conversation(state: RwSignal<UiState>) -> impl IntoView {
@@ -47,6 +47,13 @@ pub fn Conversation(state: RwSignal<UiState>) -> impl IntoView {
     let loading =
         move || state.with(|s| s.selected_conversation().is_some_and(|u| u.loading_older));
     let focus = Memo::new(move |_| state.with(|s| s.focus));
+
+    // What the composer is doing (writing, answering, editing): set by the messages' actions.
+    let composer = RwSignal::new(Composer::default());
+    Effect::new(move |_| {
+        state.with(|s| s.selected.clone());
+        composer.set(Composer::default());
+    });
 
     let list = NodeRef::<leptos::html::Div>::new();
     let pinned = StoredValue::new(true);
@@ -123,21 +130,7 @@ pub fn Conversation(state: RwSignal<UiState>) -> impl IntoView {
         let now = clock_tick.get().max(now_ms());
         state.with(|s| s.typing_shown(now).map(|u| u.name.clone()))
     };
-    let prefs = preferences_signal();
-    let muted = move || {
-        let id = state.with(|s| s.selected.clone()).unwrap_or_default();
-        prefs.with(|p| p.muted.contains(&id))
-    };
-    let toggle_mute = move |_| {
-        let Some(id) = state.with_untracked(|s| s.selected.clone()) else {
-            return;
-        };
-        change_prefs(prefs, |p| {
-            if !p.muted.remove(&id) {
-                p.muted.insert(id);
-            }
-        });
-    };
+    let selected = Signal::derive(move || state.with(|s| s.selected.clone()));
     view! {
         <header class="peer">
             {move || header().map(|h| view! {
@@ -149,8 +142,9 @@ pub fn Conversation(state: RwSignal<UiState>) -> impl IntoView {
                             <div class="peer-status" data-testid="members">{list}</div>
                         }.into_any(),
                         None => view! {
-                            <div class="peer-status" class:online=h.connected>
-                                {if h.connected { "online" } else { "offline" }}
+                            <div class="peer-status" class:online=h.connected
+                                data-status=h.status.state.as_str()>
+                                {status_words(h.connected, &h.status)}
                             </div>
                         }.into_any(),
                     }}
@@ -161,10 +155,7 @@ pub fn Conversation(state: RwSignal<UiState>) -> impl IntoView {
                     on:click=move |_| adding.update(|v| *v = !*v)>"Add people"</button>
                 <button class="leave" data-testid="leave-group" on:click=leave>"Leave"</button>
             </Show>
-            <button class="mute" data-testid="mute" data-muted=move || muted().to_string()
-                title="Notifications for this conversation" on:click=toggle_mute>
-                {move || if muted() { "Muted" } else { "Mute" }}
-            </button>
+            <MuteMenu conversation=selected is_group=Signal::derive(is_group)/>
         </header>
         <Show when=move || adding.get() && is_group()>
             <AddPeople state open=adding/>
@@ -174,7 +165,7 @@ pub fn Conversation(state: RwSignal<UiState>) -> impl IntoView {
                 <div class="loading-older">"Loading older messages…"</div>
             </Show>
             <For each=items key=TimelineItem::key let:item>
-                <MessageRow state item online=Signal::derive(online) focus/>
+                <MessageRow state composer item online=Signal::derive(online) focus/>
             </For>
             <For each=uploads key=|u| (u.id, u.sent, u.done.clone()) let:upload>
                 <div class="msg self upload" data-testid="upload" data-failed=upload.done.is_some().to_string()>
@@ -202,6 +193,20 @@ pub fn Conversation(state: RwSignal<UiState>) -> impl IntoView {
                 "Offline — messages will send when reconnected"
             </div>
         </Show>
-        <Composer state pinned/>
+        <ComposerForm state composer pinned/>
     }
+}
+
+/// How a person is, in words: online or offline, and their status when not available.
+fn status_words(connected: bool, status: &natter_protocol::Status) -> String {
+    let mut words = if connected { "online" } else { "offline" }.to_owned();
+    if !status.state.is_available() {
+        words.push_str(" · ");
+        words.push_str(status.state.as_str());
+    }
+    if let Some(text) = &status.text {
+        words.push_str(" — ");
+        words.push_str(text);
+    }
+    words
 }

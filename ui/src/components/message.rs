@@ -3,16 +3,20 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::actions::{Actions, Reactions};
+use super::content::{Content, Mentioned};
 use crate::dom::{clock, warn};
 use crate::shell;
-use crate::state::{TimelineItem, UiState};
+use crate::state::{Composer, TimelineItem, UiState};
 
 #[component]
 pub fn MessageRow(
     state: RwSignal<UiState>,
+    /// What Reply and Edit put the composer to.
+    composer: RwSignal<Composer>,
     item: TimelineItem,
     online: Signal<bool>,
-    /// The message a search result brings into view.
+    /// The message a search result or a reply's quote brings into view.
     focus: Memo<Option<u64>>,
 ) -> impl IntoView {
     let status = item.delivery().as_str();
@@ -21,28 +25,59 @@ pub fn MessageRow(
             message,
             from_self,
             read,
-        } => view! {
-            <div data-testid="message" data-from-self=from_self.to_string()
-                data-message-id=message.id.to_string() data-status=status
-                class="msg" class:self=from_self class:focused=focused_row(focus, message.id)>
-                {(natter_protocol::is_group_id(&message.to) && !from_self).then(|| view! {
-                    <div class="sender">{state.with_untracked(|s| s.name_of(&message.from))}</div>
-                })}
-                {message.attachment.clone().map(|a| view! { <AttachmentView attachment=a/> })}
-                {(!message.content.is_empty()).then(|| view! {
-                    <div class="bubble" dir="auto">{message.content.clone()}</div>
-                })}
-                <div class="meta">
-                    {clock(message.ts)}
-                    {from_self.then(|| if read {
-                        view! { <span class="tick read" title="read">" ✓✓"</span> }.into_any()
-                    } else {
-                        view! { <span class="tick" title="sent">" ✓"</span> }.into_any()
+        } => {
+            let me = state.with_untracked(|s| s.me.as_ref().map(|m| m.user_id.clone()));
+            let mentions_me = me.as_ref().is_some_and(|me| message.mentions.contains(me));
+            let mentioned = state.with_untracked(|s| Mentioned {
+                names: message.mentions.iter().map(|u| s.name_of(u)).collect(),
+                me: me.as_ref().map(|m| s.name_of(m)),
+            });
+            let group = natter_protocol::is_group_id(&message.to);
+            let body = if message.deleted {
+                view! { <div class="bubble deleted">"Message deleted"</div> }.into_any()
+            } else {
+                view! {
+                    {message.reply_to.clone().map(|q| view! { <Quote state quote=q/> })}
+                    {message.attachment.clone().map(|a| view! { <AttachmentView attachment=a/> })}
+                    {(!message.content.is_empty()).then(|| view! {
+                        <Content content=message.content.clone() mentioned=mentioned.clone()/>
+                    })}
+                    {(!message.reactions.is_empty()).then(|| view! {
+                        <Reactions state message=message.clone()/>
+                    })}
+                }
+                .into_any()
+            };
+            view! {
+                <div data-testid="message" data-from-self=from_self.to_string()
+                    data-message-id=message.id.to_string() data-status=status
+                    data-edited=message.edited_ts.is_some().to_string()
+                    data-deleted=message.deleted.to_string()
+                    data-mentions-me=mentions_me.to_string() tabindex="0"
+                    class="msg" class:self=from_self class:mentions-me=mentions_me
+                    class:focused=focused_row(focus, message.id)>
+                    {(group && !from_self).then(|| view! {
+                        <div class="sender">{state.with_untracked(|s| s.name_of(&message.from))}</div>
+                    })}
+                    {body}
+                    <div class="meta">
+                        {clock(message.ts)}
+                        {(message.edited_ts.is_some() && !message.deleted).then(|| view! {
+                            <span class="edited" title="edited">" (edited)"</span>
+                        })}
+                        {from_self.then(|| if read {
+                            view! { <span class="tick read" title="read">" ✓✓"</span> }.into_any()
+                        } else {
+                            view! { <span class="tick" title="sent">" ✓"</span> }.into_any()
+                        })}
+                    </div>
+                    {(!message.deleted).then(|| view! {
+                        <Actions state composer message=message.clone() from_self/>
                     })}
                 </div>
-            </div>
+            }
+            .into_any()
         }
-        .into_any(),
         TimelineItem::Pending { entry } => view! {
             <div data-testid="message" data-from-self="true" data-status=status
                 class="msg self pending">
@@ -58,6 +93,26 @@ pub fn MessageRow(
             </div>
         }
         .into_any(),
+    }
+}
+
+/// What a reply answers: the original's author and the start of its text (or that it was
+/// deleted). A click brings the original into view, paging back to it.
+#[component]
+fn Quote(state: RwSignal<UiState>, quote: natter_protocol::ReplyQuote) -> impl IntoView {
+    let name = state.with_untracked(|s| s.name_of(&quote.from));
+    let text = match (&quote.excerpt, quote.deleted) {
+        (Some(e), false) => e.clone(),
+        _ => "Message deleted".into(),
+    };
+    let id = quote.id;
+    view! {
+        <button type="button" class="reply-quote" data-testid="reply-quote"
+            data-reply-to=id.to_string() data-deleted=quote.deleted.to_string()
+            on:click=move |_| state.update(|s| s.jump_to(id))>
+            <span class="who">{name}</span>
+            <span class="what" dir="auto">{text}</span>
+        </button>
     }
 }
 

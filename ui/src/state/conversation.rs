@@ -25,8 +25,12 @@ impl UiState {
         }
         // Counted even in the open conversation: the read marker the window sends (when it
         // is focused) clears it, on every device of ours.
+        let mentions_me = message.mentions.contains(&me);
         if insert_sorted(&mut conversation.messages, message) && !from_self {
             conversation.unread += 1;
+            if mentions_me {
+                conversation.mentions += 1;
+            }
         }
     }
 
@@ -100,12 +104,16 @@ impl UiState {
         if marker.from == me {
             if let Some(u) = self.conversation_mut(&marker.to) {
                 u.marker_sent = u.marker_sent.max(marker.up_to);
-                let still_unread = u
-                    .messages
-                    .iter()
-                    .filter(|m| m.from != me && m.id > marker.up_to)
-                    .count() as u32;
+                let unread_now = |mention: bool| {
+                    u.messages
+                        .iter()
+                        .filter(|m| m.from != me && m.id > marker.up_to && !m.deleted)
+                        .filter(|m| !mention || m.mentions.contains(&me))
+                        .count() as u32
+                };
+                let (still_unread, still_mentioned) = (unread_now(false), unread_now(true));
                 u.unread = u.unread.min(still_unread);
+                u.mentions = u.mentions.min(still_mentioned);
             }
         } else if marker.to == me
             && let Some(u) = self.conversation_mut(&marker.from)
@@ -129,6 +137,7 @@ impl UiState {
         if let Some(u) = self.conversation_mut(id) {
             u.marker_sent = u.marker_sent.max(up_to);
             u.unread = 0;
+            u.mentions = 0;
         }
     }
 
@@ -138,6 +147,7 @@ impl UiState {
         Some(ConversationHeader {
             name: c.name.clone(),
             connected: c.connected(),
+            status: c.status(),
             is_self: c.is_self(),
             members: c.is_group().then(|| {
                 c.members()
@@ -356,7 +366,7 @@ mod tests {
             to: "b".into(),
             content: "later".into(),
             created_at: 1,
-            attachment: None,
+            ..OutboxEntry::default()
         };
         s.apply(AppEvent::Outbox {
             entries: vec![entry.clone()],

@@ -2,10 +2,14 @@
 //!
 //! Components only render this and call the shell's commands; every rule lives here, with
 //! native tests: [`roster`] (who is listed, presence, ordering), [`conversation`] (messages,
-//! history paging, read markers, typing shown, the timeline), [`search`] (results and the
-//! message they bring into view), [`uploads`], [`typing`] (how often we say we type), and
+//! history paging, read markers, typing shown, the timeline), [`changes`] (edits, deletions,
+//! reactions, statuses), [`search`] (results and the
+//! message they bring into view), [`uploads`], [`typing`] (how often we say we type, or that the window is used),
+//! [`compose`] (shortcodes, the `@` picker, replying and editing), and
 //! [`views`], what the components are given to render.
 
+mod changes;
+mod compose;
 mod conversation;
 #[cfg(test)]
 mod fixtures;
@@ -19,7 +23,8 @@ use natter_protocol::Session;
 use natter_protocol::ipc::{AppEvent, ConnectionState, DiscoveredServer, OutboxEntry, Upload};
 use natter_protocol::{Message, TYPING_SHOWS_MS};
 
-pub use self::typing::TypingThrottle;
+pub use self::compose::{Composer, Intent, Mode, replace_shortcode, split_mentions};
+pub use self::typing::{ACTIVITY_EVERY_MS, Throttle};
 pub use self::views::{
     ConversationHeader, ConversationKind, ConversationView, Delivery, GroupRow, PersonRow,
     SearchHit, TimelineItem,
@@ -222,6 +227,10 @@ impl UiState {
             AppEvent::Upload { upload } => self.apply_upload(upload),
             // The page hands them to the shell (it knows the open conversation).
             AppEvent::Dropped { .. } => {}
+            AppEvent::MessageEdited { change } => self.apply_edit(change),
+            AppEvent::MessageDeleted { change } => self.apply_delete(change),
+            AppEvent::Reaction { change } => self.apply_reaction(change),
+            AppEvent::Status { change } => self.apply_status(change),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Who is listed: the people (`users`, presence, renames, removals) and the groups, in the
 //! order the sidebar shows them.
 
-use natter_protocol::{Group, Message, PresenceChange, User};
+use natter_protocol::{Group, Message, PresenceChange, Status, User};
 
 use super::conversation::insert_sorted;
 use super::{ConversationKind, ConversationView, GroupRow, PersonRow, UiState};
@@ -32,6 +32,8 @@ impl UiState {
                 id: u.id.clone(),
                 name: u.name.clone(),
                 connected: u.connected(),
+                status: u.status().state,
+                status_text: u.status().text,
                 unread: u.unread,
                 is_self: u.is_self(),
                 selected: self.selected.as_deref() == Some(u.id.as_str()),
@@ -48,6 +50,7 @@ impl UiState {
                 name: g.name.clone(),
                 members: g.members().len(),
                 unread: g.unread,
+                mentions: g.mentions,
                 selected: self.selected.as_deref() == Some(g.id.as_str()),
             })
             .collect()
@@ -69,11 +72,16 @@ impl UiState {
             kind: ConversationKind::Person {
                 connected: user.connected || is_self,
                 is_self,
+                status: Status {
+                    state: user.status,
+                    text: user.status_text.clone(),
+                },
             },
             id: user.user_id,
             name: user.username,
             messages: user.messages,
             unread: u32::try_from(user.unread).unwrap_or(u32::MAX),
+            mentions: 0,
             their_read_up_to: user.read_up_to,
             marker_sent: 0,
             typing_until: None,
@@ -91,6 +99,7 @@ impl UiState {
             name: group.name,
             messages: group.messages,
             unread: u32::try_from(group.unread).unwrap_or(u32::MAX),
+            mentions: u32::try_from(group.mentions).unwrap_or(u32::MAX),
             their_read_up_to: 0,
             marker_sent: 0,
             typing_until: None,

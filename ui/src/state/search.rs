@@ -53,6 +53,14 @@ impl UiState {
         }
     }
 
+    /// Brings message `id` of the open conversation into view (a reply's original), paging
+    /// back as a search result does.
+    pub fn jump_to(&mut self, id: u64) {
+        if self.selected.is_some() {
+            self.focus = Some(id);
+        }
+    }
+
     /// Whether the focused message is older than what the open conversation has loaded (and
     /// older pages exist).
     pub fn focus_needs_older(&self) -> bool {

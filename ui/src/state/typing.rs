@@ -1,30 +1,47 @@
-//! How often the composer tells the other side "typing": once, then again every
-//! [`TYPING_REPEAT_MS`] while the person keeps typing; sending the message starts over.
+//! How often something the page says again and again is told: "typing" once, then every
+//! [`TYPING_REPEAT_MS`] while the person keeps typing (sending the message starts over); that
+//! the person used the window, at most every [`ACTIVITY_EVERY_MS`].
 
 use natter_protocol::TYPING_REPEAT_MS;
 
-/// When `typing` was last sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TypingThrottle {
-    last_sent_ms: Option<u64>,
+/// How often the shell hears that the window is used (for the idle away).
+pub const ACTIVITY_EVERY_MS: u64 = 30_000;
+
+/// When it was last told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    every_ms: u64,
+    last_ms: Option<u64>,
 }
 
-impl TypingThrottle {
-    /// The person typed at `now_ms`: whether to send `typing` now (and it counts as sent).
-    pub fn typed(&mut self, now_ms: u64) -> bool {
+impl Throttle {
+    pub const fn every(every_ms: u64) -> Self {
+        Self {
+            every_ms,
+            last_ms: None,
+        }
+    }
+
+    /// For `typing`.
+    pub const fn typing() -> Self {
+        Self::every(TYPING_REPEAT_MS)
+    }
+
+    /// It happened at `now_ms`: whether to tell now (and it counts as told).
+    pub fn due(&mut self, now_ms: u64) -> bool {
         if self
-            .last_sent_ms
-            .is_some_and(|last| now_ms < last + TYPING_REPEAT_MS)
+            .last_ms
+            .is_some_and(|last| now_ms < last + self.every_ms)
         {
             return false;
         }
-        self.last_sent_ms = Some(now_ms);
+        self.last_ms = Some(now_ms);
         true
     }
 
-    /// The message went: the next keystroke is news again.
-    pub fn message_sent(&mut self) {
-        self.last_sent_ms = None;
+    /// The next time is news again (the message went).
+    pub fn reset(&mut self) {
+        self.last_ms = None;
     }
 }
 
@@ -34,18 +51,20 @@ mod tests {
 
     #[test]
     fn typing_is_said_once_per_repeat_and_anew_after_a_send() {
-        let mut t = TypingThrottle::default();
-        assert!(t.typed(10_000), "the first keystroke is told");
-        assert!(!t.typed(10_001));
-        assert!(!t.typed(10_000 + TYPING_REPEAT_MS - 1));
+        let mut t = Throttle::typing();
+        assert!(t.due(10_000), "the first keystroke is told");
+        assert!(!t.due(10_001));
+        assert!(!t.due(10_000 + TYPING_REPEAT_MS - 1));
         assert!(
-            t.typed(10_000 + TYPING_REPEAT_MS),
+            t.due(10_000 + TYPING_REPEAT_MS),
             "told again while typing on"
         );
-        t.message_sent();
+        t.reset();
         assert!(
-            t.typed(10_000 + TYPING_REPEAT_MS + 1),
+            t.due(10_000 + TYPING_REPEAT_MS + 1),
             "a new message is news"
         );
+        let mut a = Throttle::every(ACTIVITY_EVERY_MS);
+        assert!(a.due(0) && !a.due(ACTIVITY_EVERY_MS - 1) && a.due(ACTIVITY_EVERY_MS));
     }
 }

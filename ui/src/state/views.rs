@@ -1,8 +1,8 @@
 //! What the components render, made by the state: a conversation, a timeline item, a row of
 //! the sidebar, a search hit. Named fields: a component takes one of these as its props.
 
-use natter_protocol::Message;
 use natter_protocol::ipc::OutboxEntry;
+use natter_protocol::{Message, Status, StatusState};
 
 /// One conversation of the sidebar: a person, or a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub struct ConversationView {
     /// Oldest first, no duplicates (by id).
     pub messages: Vec<Message>,
     pub unread: u32,
+    /// Of the unread, those that mention us (groups).
+    pub mentions: u32,
     /// How far this person has read our messages (their read receipts).
     pub their_read_up_to: u64,
     /// The last read marker sent (or known sent) for this conversation from any of our devices.
@@ -32,11 +34,10 @@ pub enum ConversationKind {
     Person {
         connected: bool,
         is_self: bool,
+        status: Status,
     },
     /// Its members (userIDs), in the order they joined.
-    Group {
-        members: Vec<String>,
-    },
+    Group { members: Vec<String> },
 }
 
 impl ConversationView {
@@ -49,6 +50,14 @@ impl ConversationView {
         match self.kind {
             ConversationKind::Person { connected, .. } => connected,
             ConversationKind::Group { .. } => true,
+        }
+    }
+
+    /// A person's status (a group's: available).
+    pub fn status(&self) -> Status {
+        match &self.kind {
+            ConversationKind::Person { status, .. } => status.clone(),
+            ConversationKind::Group { .. } => Status::default(),
         }
     }
 
@@ -109,10 +118,16 @@ impl TimelineItem {
         }
     }
 
-    /// A row is drawn again when its key changes: the status is part of it (✓ becomes ✓✓).
+    /// A row is drawn again when its key changes: its status (✓ becomes ✓✓) and everything
+    /// an edit, a deletion or a reaction changes are part of it.
     pub fn key(&self) -> String {
+        use std::hash::{Hash, Hasher};
         match self {
-            TimelineItem::Stored { message, read, .. } => format!("m{}-{read}", message.id),
+            TimelineItem::Stored { message, read, .. } => {
+                let mut h = std::hash::DefaultHasher::new();
+                message.hash(&mut h);
+                format!("m{}-{read}-{:x}", message.id, h.finish())
+            }
             TimelineItem::Pending { entry } => format!("p{}", entry.client_id),
         }
     }
@@ -124,6 +139,8 @@ pub struct PersonRow {
     pub id: String,
     pub name: String,
     pub connected: bool,
+    pub status: StatusState,
+    pub status_text: Option<String>,
     pub unread: u32,
     pub is_self: bool,
     pub selected: bool,
@@ -136,6 +153,8 @@ pub struct GroupRow {
     pub name: String,
     pub members: usize,
     pub unread: u32,
+    /// Unread messages that mention us: the badge shows `@`.
+    pub mentions: u32,
     pub selected: bool,
 }
 
@@ -152,6 +171,7 @@ pub struct SearchHit {
 pub struct ConversationHeader {
     pub name: String,
     pub connected: bool,
+    pub status: Status,
     pub is_self: bool,
     /// A group's members' names, joined; `None` for a person.
     pub members: Option<String>,
