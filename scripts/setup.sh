@@ -24,6 +24,8 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libssl-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   # real-window tests and several-node tests
   xvfb xauth webkit2gtk-driver imagemagick redis-server openssl
+  # reactions and emoji as a desktop shows them (the .deb recommends it too)
+  fonts-noto-color-emoji
   # notifications and the tray under a test session bus; mDNS tests in a network namespace
   dbus dbus-daemon python3-dbus python3-gi iproute2 openbox wmctrl xdotool
   # the server package and its unit check

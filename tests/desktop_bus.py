@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """A stand-in for the desktop's session-bus services, for the real-window tests.
 
-It owns org.freedesktop.Notifications (a notification daemon that supports actions) and
-org.kde.StatusNotifierWatcher (what tray icons register with), and writes one JSON line per
-call to the file given as the first argument, so a test can see what the app asked for.
+It owns org.freedesktop.Notifications (a notification daemon that supports actions),
+org.kde.StatusNotifierWatcher (what tray icons register with) and org.freedesktop.ScreenSaver
+(the session's idle time, which a test sets with lan.natter.Test.SetIdle(seconds)), and writes
+one JSON line per call to the file given as the first argument, so a test can see what the app
+asked for.
 
 A test clicks a tray menu item with lan.natter.Test.ClickTray(label), and invokes a
 notification's action the way a person clicking it would make the daemon do,
@@ -22,6 +24,7 @@ from gi.repository import GLib
 
 NOTIFICATIONS = "org.freedesktop.Notifications"
 WATCHER = "org.kde.StatusNotifierWatcher"
+SCREENSAVER = "org.freedesktop.ScreenSaver"
 
 
 class Log:
@@ -128,6 +131,24 @@ def find_item(layout, label):
     return None
 
 
+class ScreenSaver(dbus.service.Object):
+    """The session's idle time, in seconds, as the test sets it (0 until then)."""
+
+    def __init__(self, bus, log):
+        super().__init__(bus, "/org/freedesktop/ScreenSaver")
+        self.log = log
+        self.idle = 0
+
+    @dbus.service.method(SCREENSAVER, in_signature="", out_signature="u")
+    def GetSessionIdleTime(self):
+        return dbus.UInt32(self.idle)
+
+    @dbus.service.method("lan.natter.Test", in_signature="u", out_signature="")
+    def SetIdle(self, seconds):
+        self.idle = int(seconds)
+        self.log.write({"call": "SetIdle", "seconds": self.idle})
+
+
 class Watcher(dbus.service.Object):
     def __init__(self, bus, log):
         super().__init__(bus, "/StatusNotifierWatcher")
@@ -176,6 +197,8 @@ def main():
     keep = [
         dbus.service.BusName(NOTIFICATIONS, bus),
         dbus.service.BusName(WATCHER, bus),
+        dbus.service.BusName(SCREENSAVER, bus),
+        ScreenSaver(bus, log),
         Notifications(bus, log, watcher),
         watcher,
     ]

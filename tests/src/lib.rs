@@ -2,6 +2,8 @@
 //! loopback ports with real SQLite files in temp dirs, and real clients.
 //!
 //! - [`server`]: start, stop and SIGKILL a server binary.
+//! - [`window`]: the real desktop app in a real window, through tauri-driver.
+//! - [`desktop_bus`]: stand-in desktop services on the session bus, for the window tests.
 //! - [`client`]: a `rust_socketio` client (the crate the desktop app holds) that records events.
 //! - [`http`]: HTTP requests for the file routes.
 //! - [`js`]: scripts with the official socket.io JavaScript client.
@@ -12,12 +14,14 @@
 //! Servers run with TLS on (the default) unless a test passes `--no-tls`.
 
 pub mod client;
+pub mod desktop_bus;
 pub mod http;
 pub mod js;
 pub mod raw;
 pub mod redis;
 pub mod server;
 pub mod tls;
+pub mod window;
 
 pub use client::{Login, SioClient};
 pub use server::TestServer;

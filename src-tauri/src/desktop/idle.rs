@@ -7,8 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use natter_protocol::{Status, StatusState};
-use tauri::{AppHandle, Manager, Runtime};
+use natter_protocol::ipc::{AppEvent, EVENT};
+use natter_protocol::{Status, StatusChange, StatusState};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use super::Desktop;
 use crate::connection::Connection;
@@ -90,7 +91,18 @@ pub(super) fn watch<R: Runtime>(app: AppHandle<R>) {
             match conn.set_status(&wanted).await {
                 Ok(()) => {
                     tracing::info!(state = next.as_str(), ?idle, "status set by the idle watch");
-                    desktop.set_own_status(&app, wanted, next == StatusState::Away);
+                    desktop.set_own_status(&app, wanted.clone(), next == StatusState::Away);
+                    // The server tells our other devices; this window hears it from us.
+                    if let Some(me) = desktop.me() {
+                        let change = StatusChange {
+                            user_id: me,
+                            state: wanted.state,
+                            text: wanted.text,
+                        };
+                        if let Err(e) = app.emit(EVENT, &AppEvent::Status { change }) {
+                            tracing::warn!(error = %e, "could not show the idle status");
+                        }
+                    }
                 }
                 // Offline: tried again at the next look.
                 Err(e) => tracing::debug!(error = %e, "could not set the idle status"),

@@ -111,6 +111,11 @@ impl Desktop {
     }
 
     /// Our status and whether the app set it (away when idle).
+    /// Who is logged in (their userID), once the server said.
+    fn me(&self) -> Option<String> {
+        self.lock().me.clone()
+    }
+
     fn own_status(&self) -> (Status, bool) {
         let inner = self.lock();
         (inner.status.clone(), inner.prefs.auto_away)

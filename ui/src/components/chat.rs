@@ -34,7 +34,8 @@ pub fn Chat(state: RwSignal<UiState>) -> impl IntoView {
                 <header class="me">
                     <div class="avatar">{move || initial(&my_name())}</div>
                     <div class="me-text">
-                        <div class="me-name">{my_name}<StatusMenu state/></div>
+                        <div class="me-name">{my_name}</div>
+                        <StatusMenu state/>
                         <div class="status" data-testid="status" class:online=online
                             data-secure=move || state.with(|s| s.secure.to_string())>
                             {move || state.with(|s| s.status_text())}

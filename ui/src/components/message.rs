@@ -101,8 +101,9 @@ pub fn MessageRow(
 #[component]
 fn Quote(state: RwSignal<UiState>, quote: natter_protocol::ReplyQuote) -> impl IntoView {
     let name = state.with_untracked(|s| s.name_of(&quote.from));
+    // The excerpt is the start of the original as typed: shown as its words, without marks.
     let text = match (&quote.excerpt, quote.deleted) {
-        (Some(e), false) => e.clone(),
+        (Some(e), false) => natter_protocol::markdown::plain_text(e),
         _ => "Message deleted".into(),
     };
     let id = quote.id;

@@ -2,6 +2,7 @@
 //! `@` member picker, answering a message, editing one (↑ in an empty composer edits the last
 //! of ours), and what a send or a save carries.
 
+use natter_protocol::markdown::plain_text;
 use natter_protocol::{Message, excerpt};
 
 use super::UiState;
@@ -104,7 +105,7 @@ impl Composer {
         self.mode = Mode::Replying {
             id: m.id,
             name,
-            excerpt: excerpt(&m.content),
+            excerpt: excerpt(&plain_text(&m.content)),
         };
     }
 
@@ -235,6 +236,20 @@ mod tests {
         assert_eq!(c.mentions(), ["a"], "Bob's @ was removed");
         c.typed("mail me@work".into());
         assert_eq!(c.mention_query(), None, "an @ inside a word");
+    }
+
+    #[test]
+    fn the_replying_banner_shows_words_not_marks() {
+        let mut c = Composer::default();
+        let m = Message {
+            content: "the **new** place, `here`?".into(),
+            ..msg(3, "b", "me")
+        };
+        c.reply_to(&m, "Bob".into());
+        let Mode::Replying { excerpt, .. } = &c.mode else {
+            panic!("replying: {:?}", c.mode);
+        };
+        assert_eq!(excerpt, "the new place, here?");
     }
 
     #[test]
