@@ -2,6 +2,7 @@
 //! private-messaging guide's protocol), and the sweep that writes BENCHMARKS.md.
 
 mod ab;
+mod changes;
 mod client;
 mod conversations;
 mod history;
@@ -86,6 +87,9 @@ enum Command {
     /// Two natter-server builds against each other at the same loads, interleaved run by run;
     /// prints a Markdown table (each cell: the runs in the order measured).
     Ab(ab::AbConfig),
+    /// Edits and reactions at saturation beside sends, acked in a closed loop against a fresh
+    /// natter-server; prints a Markdown table.
+    Changes(changes::ChangesConfig),
     /// natter-server against the Node baseline over a sweep of loads; writes a Markdown report.
     Sweep {
         #[arg(long)]
@@ -172,6 +176,7 @@ async fn run(command: Command) {
             println!("{report}");
         }
         Command::Ab(config) => print!("{}", ab::run(&config).await),
+        Command::Changes(config) => print!("{}", changes::run(&config).await),
         Command::Sweep {
             natter_bin,
             baseline_dir,
