@@ -143,15 +143,7 @@ async fn drive(cfg: &ChangesConfig, kind: Kind, server: &ServerProcess) -> RunRe
                 batch_presence: true,
                 ..Auth::default()
             };
-            client::spawn(
-                i,
-                server.addr,
-                None,
-                false,
-                &auth,
-                clock,
-                reports_tx.clone(),
-            )
+            client::spawn_plain(i, server.addr, &auth, clock, reports_tx.clone())
         })
         .collect();
     drop(reports_tx);

@@ -191,6 +191,17 @@ pub fn spawn(
     tx
 }
 
+/// [`spawn`] over plain TCP from the default address: a natter-server started by the bench.
+pub fn spawn_plain(
+    index: usize,
+    addr: SocketAddr,
+    auth: &Auth,
+    clock: Instant,
+    reports: mpsc::UnboundedSender<Report>,
+) -> mpsc::UnboundedSender<String> {
+    spawn(index, addr, None, false, auth, clock, reports)
+}
+
 /// The start of an event frame (`42["name"`) for each event the benchmark reads.
 struct Prefixes {
     message: String,

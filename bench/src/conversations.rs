@@ -151,7 +151,7 @@ async fn login(
     reports: mpsc::UnboundedSender<Report>,
     rx: &mut mpsc::UnboundedReceiver<Report>,
 ) -> (String, mpsc::UnboundedSender<String>) {
-    let tx = client::spawn(index, server.addr, None, false, auth, clock, reports);
+    let tx = client::spawn_plain(index, server.addr, auth, clock, reports);
     loop {
         match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
             Ok(Some(Report::LoggedIn { user_id, .. })) => return (user_id, tx),

@@ -120,7 +120,7 @@ pub async fn measure(server: &ServerProcess, samples: usize) -> (f64, f64) {
             session_id: Some(SESSION.into()),
             ..Default::default()
         };
-        let tx = crate::client::spawn(0, server.addr, None, false, &auth, clock, reports);
+        let tx = crate::client::spawn_plain(0, server.addr, &auth, clock, reports);
         loop {
             match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
                 Ok(Some(crate::client::Report::LoggedIn { .. })) => break,

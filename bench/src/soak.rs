@@ -69,11 +69,9 @@ pub async fn run(cfg: &SoakConfig) -> String {
                 username: Some(format!("soak{i}")),
                 ..Auth::default()
             };
-            Some(client::spawn(
+            Some(client::spawn_plain(
                 i,
                 server.addr,
-                None,
-                false,
                 &auth,
                 clock,
                 reports_tx.clone(),
@@ -146,7 +144,7 @@ pub async fn run(cfg: &SoakConfig) -> String {
                                 session_id: Some(session_ids[i].clone()),
                                 ..Auth::default()
                             };
-                            let tx = client::spawn(i, server.addr, None, false, &auth, clock, reports_tx.clone());
+                            let tx = client::spawn_plain(i, server.addr, &auth, clock, reports_tx.clone());
                             *c = Churner::Here { _tx: tx, since: Instant::now() };
                         }
                         _ => {}
