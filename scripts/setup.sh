@@ -30,6 +30,8 @@ APT_PACKAGES=(
   dbus dbus-daemon python3-dbus python3-gi iproute2 openbox wmctrl xdotool
   # the server package and its unit check
   systemd
+  # a real directory for the directory sign-in tests (run from a temp dir, never as a service)
+  slapd ldap-utils
 )
 # Node may come from elsewhere (nodesource, nvm): only ask apt for it when there is none.
 command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
@@ -40,6 +42,8 @@ for p in "${APT_PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
+  # slapd unconfigured: no system directory is made or started; the tests run their own.
+  echo "slapd slapd/no_configuration boolean true" | as_root debconf-set-selections
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends "${missing[@]}"
 fi

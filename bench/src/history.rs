@@ -104,7 +104,7 @@ pub fn new_user(session_id: &str, name: &str) -> natter_server::store::NewUser {
         session_id: session_id.into(),
         user_id: name.into(),
         username: name.into(),
-        password_hash: None,
+        ..Default::default()
     }
 }
 

@@ -45,12 +45,19 @@ pub enum Refusal {
     TooManyAttempts,
     /// The user already holds as many connections as the server allows.
     TooManyConnections,
-    /// The server cannot serve now (store unreachable): retry later, keep the session.
+    /// The server cannot serve now (store or directory unreachable): retry later, keep the
+    /// session.
     Unavailable,
+    /// The directory knows the person, but not as one who may use this server (outside the
+    /// server's group, or disabled there).
+    NotAllowed,
+    /// The server signs people in with the directory only: a name of its own cannot make a
+    /// new session.
+    DirectoryRequired,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 11] = [
+    pub const ALL: [Refusal; 13] = [
         Refusal::InvalidUsername,
         Refusal::NameTaken,
         Refusal::JoinPasswordRequired,
@@ -62,6 +69,8 @@ impl Refusal {
         Refusal::TooManyAttempts,
         Refusal::TooManyConnections,
         Refusal::Unavailable,
+        Refusal::NotAllowed,
+        Refusal::DirectoryRequired,
     ];
 
     /// The connect-error message.
@@ -78,6 +87,8 @@ impl Refusal {
             Refusal::TooManyAttempts => "too many attempts, try again later",
             Refusal::TooManyConnections => "too many connections for this user",
             Refusal::Unavailable => "server unavailable, try again",
+            Refusal::NotAllowed => "not allowed on this server",
+            Refusal::DirectoryRequired => "directory sign-in required",
         }
     }
 
@@ -164,6 +175,14 @@ pub struct Session {
     /// Extension: whether others see how far this user has read (`set receipts`).
     #[serde(default = "yes")]
     pub receipts: bool,
+    /// Extension: the name the office directory gives this person (a server that signs
+    /// people in with the directory); `username` stays the login name.
+    #[serde(
+        rename = "displayName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub display_name: Option<String>,
 }
 
 fn yes() -> bool {
@@ -190,6 +209,8 @@ mod tests {
         assert!(Refusal::SessionRevoked.is_credential());
         assert!(!Refusal::Unavailable.is_credential());
         assert!(!Refusal::TooManyAttempts.is_credential());
+        assert!(Refusal::NotAllowed.is_credential());
+        assert!(Refusal::DirectoryRequired.is_credential());
         assert_eq!(Refusal::from_message("EngineIO Error"), None);
     }
 }

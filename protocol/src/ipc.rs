@@ -77,6 +77,8 @@ pub mod command {
     /// `()` → `()`: the person used the window (for the idle away where the desktop cannot
     /// say how long it has been idle).
     pub const ACTIVITY: &str = "activity";
+    /// `{server: String}` (as typed) → [`crate::AuthInfo`]: how that server signs people in.
+    pub const AUTH_INFO: &str = "auth_info";
 }
 
 /// The connection as the person sees it.
@@ -417,6 +419,12 @@ pub struct AddMembersArgs {
 #[serde(rename_all = "camelCase")]
 pub struct GroupArgs {
     pub group_id: String,
+}
+
+/// [`command::AUTH_INFO`]'s argument: the server address as typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthInfoArgs {
+    pub server: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

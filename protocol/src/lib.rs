@@ -11,6 +11,7 @@
 //! - [`users`]: the `users` list and presence; [`messages`]: messages, history pages, search;
 //! - [`changes`]: edits, deletions, replies, reactions; [`status`]: available, away, busy;
 //! - [`groups`], [`files`], [`awareness`] (read markers, receipts, typing);
+//! - [`directory`]: how a server signs people in (`GET /auth-info`);
 //! - [`error`]: acks (`{ok}`, `{error, code}`); [`object`]: payloads are objects;
 //! - [`names`]: the rules for names and message content;
 //! - [`ipc`]: between the desktop shell and its UI (never on the network);
@@ -22,6 +23,7 @@
 pub mod awareness;
 pub mod changes;
 pub mod client;
+pub mod directory;
 pub mod error;
 pub mod event;
 pub mod files;
@@ -37,6 +39,7 @@ pub mod users;
 
 pub use awareness::*;
 pub use changes::*;
+pub use directory::{AUTH_INFO_PATH, AuthInfo};
 pub use error::*;
 pub use files::{Attachment, AttachmentRef, FileInfo};
 pub use groups::*;
@@ -65,10 +68,20 @@ mod guide_wire {
             user_id: "u".into(),
             username: "alice".into(),
             receipts: true,
+            display_name: None,
         };
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
             json!({"sessionID": "s", "userID": "u", "username": "alice", "receipts": true})
+        );
+        let named = Session {
+            display_name: Some("Alice Liddell".into()),
+            ..s.clone()
+        };
+        assert_eq!(
+            serde_json::to_value(&named).unwrap()["displayName"],
+            "Alice Liddell",
+            "a directory's name is additive"
         );
         let old: Session =
             serde_json::from_value(json!({"sessionID": "s", "userID": "u"})).unwrap();

@@ -40,6 +40,14 @@ pub struct User {
         skip_serializing_if = "Option::is_none"
     )]
     pub status_text: Option<String>,
+    /// Extension: the name the office directory gives them (directory sign-in); `username`
+    /// stays the login name.
+    #[serde(
+        rename = "displayName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub display_name: Option<String>,
 }
 
 /// Extension: one entry of [`event::PRESENCE`]: a user's first socket connected
@@ -51,6 +59,13 @@ pub struct PresenceChange {
     pub user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// With `username`, for a person the directory names.
+    #[serde(
+        rename = "displayName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub display_name: Option<String>,
     pub connected: bool,
 }
 
@@ -60,8 +75,15 @@ impl PresenceChange {
         Self {
             user_id: user_id.into(),
             username: Some(username.into()),
+            display_name: None,
             connected: true,
         }
+    }
+
+    /// With the name the directory gives them.
+    pub fn named(mut self, display_name: Option<String>) -> Self {
+        self.display_name = display_name;
+        self
     }
 
     /// `user_id`'s last socket left.
@@ -69,6 +91,7 @@ impl PresenceChange {
         Self {
             user_id: user_id.into(),
             username: None,
+            display_name: None,
             connected: false,
         }
     }

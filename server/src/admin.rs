@@ -1,5 +1,5 @@
 //! Operator commands while the server runs: list users, revoke a user's sessions, reset a
-//! password, rename or remove a user.
+//! password, rename or remove a user, recheck the directory's people.
 //!
 //! They travel over a Unix socket in the data dir (mode 0600 in a 0700 dir): only the server's
 //! OS user (and root) can open it, so no password or network port is involved. One JSON line
@@ -27,7 +27,7 @@ const MAX_REQUEST_BYTES: u64 = 8 * 1024;
 #[derive(Debug, Clone, clap::Subcommand, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 pub enum Action {
-    /// List every user: userID, name, sessions, online, password.
+    /// List every user: userID, name, sessions, online, password, signed in by the directory.
     List,
     /// Revoke every session of a user; their open windows are disconnected at once.
     Revoke { user: String },
@@ -42,6 +42,9 @@ pub enum Action {
     Rename { user: String, new_name: String },
     /// Remove a user with their sessions and every message of their conversations.
     Remove { user: String },
+    /// Check the people the directory signed in against it now: whoever left it, left the
+    /// server's group or was disabled loses their sessions.
+    Recheck,
 }
 
 /// One line of `list`.
@@ -52,6 +55,12 @@ pub struct UserLine {
     pub sessions: usize,
     pub online: bool,
     pub password: bool,
+    /// Signed in by the office directory.
+    #[serde(default)]
+    pub directory: bool,
+    /// What the directory calls them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// Another identity has the same name (possible only in data from before names were
     /// compared normalised).
     pub shares_name: bool,
@@ -85,6 +94,10 @@ enum AdminError {
     Store(#[from] StoreError),
     #[error("hashing the password: {0}")]
     Hash(#[from] crate::accounts::PasswordError),
+    #[error("recheck: {0}")]
+    Recheck(#[from] crate::directory::recheck::RecheckError),
+    #[error("{0} is signed in by the directory: its password is the directory's")]
+    DirectoryPassword(String),
 }
 
 /// Opens the admin socket and serves it for the process's life.
@@ -156,6 +169,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::ResetPassword { .. } => "reset-password",
         Action::Rename { .. } => "rename",
         Action::Remove { .. } => "remove",
+        Action::Recheck => "recheck",
     }
 }
 
@@ -205,12 +219,12 @@ async fn perform<A: Adapter>(
             }
             let mut lines = Vec::with_capacity(users.len());
             for u in users {
-                let password = app
-                    .store
-                    .account(&u.user_id)
-                    .await?
-                    .is_some_and(|a| a.password_hash.is_some());
+                let account = app.store.account(&u.user_id).await?;
+                let password = account.as_ref().is_some_and(|a| a.password_hash.is_some());
+                let directory = account.as_ref().is_some_and(|a| a.directory);
                 lines.push(UserLine {
+                    directory,
+                    display_name: u.display_name.as_deref().map(str::to_owned),
                     sessions: counts.get(&*u.user_id).copied().unwrap_or(0),
                     shares_name: keys[&crate::accounts::name_key(&u.username)] > 1,
                     online: u.connected,
@@ -236,6 +250,9 @@ async fn perform<A: Adapter>(
         }
         Action::ResetPassword { user, password } => {
             let account = find(app, &user).await?;
+            if account.directory {
+                return Err(AdminError::DirectoryPassword(account.username));
+            }
             if password.chars().count() < natter_protocol::PASSWORD_MIN_CHARS
                 || password.len() > natter_protocol::PASSWORD_MAX_BYTES
             {
@@ -279,6 +296,10 @@ async fn perform<A: Adapter>(
                 account.username, account.user_id
             )))
         }
+        Action::Recheck => {
+            let summary = crate::directory::recheck::recheck(app, io).await?;
+            Ok(done(summary.to_string()))
+        }
     }
 }
 
@@ -311,17 +332,23 @@ pub async fn request(data_dir: &Path, action: &Action) -> Result<Answer, String>
 pub fn print(answer: &Answer) {
     if !answer.users.is_empty() {
         println!(
-            "{:<18} {:<32} {:>8} {:>7} {:>9}",
-            "USER ID", "NAME", "SESSIONS", "ONLINE", "PASSWORD"
+            "{:<18} {:<32} {:>8} {:>7} {:>9} {:>9}",
+            "USER ID", "NAME", "SESSIONS", "ONLINE", "PASSWORD", "DIRECTORY"
         );
         for u in &answer.users {
+            let directory = match (&u.display_name, u.directory) {
+                (_, false) => "no".to_owned(),
+                (Some(name), true) => format!("yes ({name})"),
+                (None, true) => "yes".to_owned(),
+            };
             println!(
-                "{:<18} {:<32} {:>8} {:>7} {:>9}{}",
+                "{:<18} {:<32} {:>8} {:>7} {:>9} {:>9}{}",
                 u.user_id,
                 u.username,
                 u.sessions,
                 if u.online { "yes" } else { "no" },
                 if u.password { "yes" } else { "no" },
+                directory,
                 if u.shares_name {
                     "  (shares its name: rename one)"
                 } else {

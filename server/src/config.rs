@@ -142,6 +142,9 @@ pub struct Config {
     #[arg(long, env = "NATTER_MESSAGE_DELETES", value_enum, default_value_t = OnOff::On)]
     pub message_deletes: OnOff,
 
+    #[command(flatten)]
+    pub ldap: crate::directory::LdapArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -188,6 +191,8 @@ pub enum ConfigError {
     },
     #[error("the join password is empty")]
     EmptyJoinPassword,
+    #[error(transparent)]
+    Directory(#[from] crate::directory::config::DirectoryConfigError),
 }
 
 impl Config {
@@ -206,6 +211,13 @@ impl Config {
                 .map(|d| d.data_dir().to_path_buf())
                 .unwrap_or_else(|| PathBuf::from("natter-data"))
         })
+    }
+
+    /// The name the server goes by: on the LAN, and in `/auth-info`.
+    pub fn server_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(natter_discovery::host_name)
     }
 
     /// Most messages one `fetch messages` may ask for.

@@ -19,12 +19,14 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::datadir::{DataDir, DataDirError};
+use crate::directory::Directory;
 use crate::file_dir::FileDir;
 use crate::files::{Files, FilesInner};
 use crate::serve::Closer;
 use crate::store::{StoreError, redis::RedisStore, sqlite::SqliteStore};
 use crate::tls::{Tls, TlsError};
 use crate::{Config, JoinPolicy, Limits, MessagePolicy, ServerState, admin, handlers};
+use natter_protocol::AuthInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -51,6 +53,8 @@ pub enum ServeError {
     },
     #[error("serving failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Directory(#[from] crate::directory::DirectoryError),
 }
 
 /// A bound, ready-to-run server.
@@ -60,6 +64,8 @@ pub struct Server {
     close: Closer,
     tls: Option<Tls>,
     max_connections_per_ip: Option<usize>,
+    /// Where people sign in, for the banner (`--ldap-url`).
+    directory: Option<String>,
     /// Held for the process's life: the data dir's lock.
     _data_dir: DataDir,
 }
@@ -102,6 +108,19 @@ impl Server {
             join_password: config.join_password()?,
             require_password: config.require_password,
         };
+        let directory = match config
+            .ldap
+            .config()
+            .map_err(crate::config::ConfigError::from)?
+        {
+            Some(c) => Some(Arc::new(Directory::new(c)?)),
+            None => None,
+        };
+        let auth_info = AuthInfo {
+            directory: directory.is_some(),
+            name: config.server_name(),
+        };
+        let described = directory.as_ref().map(|d| d.describe());
         let admin_path = data_dir.path().join(admin::SOCKET_FILE);
         let (router, close) = match &config.redis {
             None => {
@@ -112,6 +131,7 @@ impl Server {
                 let health = Health {
                     store: store.clone(),
                     cluster: None,
+                    directory: directory.clone(),
                 };
                 let state = ServerState::new(
                     store,
@@ -119,6 +139,7 @@ impl Server {
                     policy,
                     MessagePolicy::from(config),
                     FileDir::new(config.files_dir()),
+                    directory,
                 );
                 state
                     .refusals
@@ -127,10 +148,13 @@ impl Server {
                 let files = files_for(config, &state)?;
                 let (layer, io) = socket_io(config).with_state(state.clone()).build_layer();
                 handlers::register(&io);
+                crate::directory::recheck::spawn(state.clone(), io.clone());
                 admin::spawn(&admin_path, io.clone(), state)?;
-                (router(layer, config, health, files), closer(io))
+                (router(layer, config, health, auth_info, files), closer(io))
             }
-            Some(url) => cluster_router(config, url, policy, &admin_path).await?,
+            Some(url) => {
+                cluster_router(config, url, policy, directory, auth_info, &admin_path).await?
+            }
         };
         let listener = listen(config.listen).map_err(|source| ServeError::Bind {
             addr: config.listen,
@@ -142,8 +166,14 @@ impl Server {
             close,
             tls,
             max_connections_per_ip: (!config.no_limits).then_some(config.max_connections_per_ip),
+            directory: described,
             _data_dir: data_dir,
         })
+    }
+
+    /// Where people sign in (`--ldap-url`), as the banner says it.
+    pub fn directory(&self) -> Option<&str> {
+        self.directory.as_deref()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -183,6 +213,8 @@ async fn cluster_router(
     config: &Config,
     url: &str,
     policy: JoinPolicy,
+    directory: Option<Arc<Directory>>,
+    auth_info: AuthInfo,
     admin_path: &std::path::Path,
 ) -> Result<(Router, Closer), ServeError> {
     let redis_err = |source| ServeError::Redis {
@@ -218,6 +250,7 @@ async fn cluster_router(
         policy,
         MessagePolicy::from(config),
         FileDir::new(config.files_dir()),
+        directory.clone(),
     );
     state
         .refusals
@@ -231,14 +264,16 @@ async fn cluster_router(
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(format!("redis adapter: {e}"))))?;
     crate::cluster::spawn(io.clone(), store.clone(), state.clone());
+    crate::directory::recheck::spawn(state.clone(), io.clone());
     admin::spawn(admin_path, io.clone(), state.clone())?;
     tracing::info!(node = store.node(), "cluster mode");
     let health = Health {
         store: store.clone(),
         cluster: Some((store, driver)),
+        directory,
     };
     let files = files_for(config, &state)?;
-    Ok((router(layer, config, health, files), closer(io)))
+    Ok((router(layer, config, health, auth_info, files), closer(io)))
 }
 
 fn files_for(config: &Config, state: &ServerState) -> Result<Files, ServeError> {
@@ -299,7 +334,7 @@ fn socket_io(config: &Config) -> socketioxide::SocketIoBuilder {
 const WS_READ_BUFFER_BYTES: usize = 512;
 
 /// The whole HTTP surface around a socket.io layer.
-fn router<L>(layer: L, config: &Config, health: Health, files: Files) -> Router
+fn router<L>(layer: L, config: &Config, health: Health, auth_info: AuthInfo, files: Files) -> Router
 where
     L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
     L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
@@ -312,9 +347,17 @@ where
     <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
 {
     let origins = Arc::new(Origins::new(&config.cors_origins));
+    let auth_info = Arc::new(auth_info);
     Router::new()
         .route("/healthz", get(healthz))
         .with_state(health)
+        .route(
+            natter_protocol::AUTH_INFO_PATH,
+            get(move || {
+                let info = auth_info.clone();
+                async move { Json((*info).clone()) }
+            }),
+        )
         .merge(files.router())
         .layer(layer)
         .layer(axum::middleware::from_fn(trim_upgrade_head))
@@ -380,6 +423,9 @@ struct Health {
     store: Arc<dyn crate::store::Store>,
     /// In cluster mode: the shared store and the adapter's pub/sub.
     cluster: Option<(Arc<RedisStore>, crate::pubsub::ReconnectingDriver)>,
+    /// The office directory (`--ldap-url`): reported, never a reason for 503 (messages can
+    /// still be stored; only new sign-ins wait for it).
+    directory: Option<Arc<Directory>>,
 }
 
 /// 200 when a message could be stored now; 503 when not (writer gone, disk full, Redis
@@ -402,6 +448,10 @@ async fn healthz(State(health): State<Health>) -> Response {
     if let Err(e) = &writable {
         tracing::warn!(error = %e, "health check: the store cannot write");
         body["error"] = json!(e.to_string());
+    }
+    if let Some(directory) = &health.directory {
+        let ok = directory.reachable().await;
+        body["directory"] = json!(if ok { "ok" } else { "unreachable" });
     }
     if let Some((store, _)) = &health.cluster {
         let (redis_ok, nodes) = crate::cluster::health(store).await;

@@ -18,12 +18,14 @@
 //! - [`http`]: the axum router (socket.io layer, `/healthz`, CORS) and serving.
 //! - [`cluster`]: several nodes over Redis: heartbeats and presence repair.
 //! - [`pubsub`]: the adapter's Redis pub/sub driver, reconnecting after a Redis restart.
+//! - [`directory`]: signing people in with the office directory (LDAP), and rechecking them.
 
 pub mod accounts;
 pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod datadir;
+pub mod directory;
 pub mod file_dir;
 pub mod files;
 pub mod handlers;
@@ -136,6 +138,8 @@ pub struct ServerInner {
     pub presence_batches: Arc<presence::Batches>,
     /// Where uploaded files' bytes are (a deleted message's file goes from there).
     pub files: file_dir::FileDir,
+    /// The office directory, when new sessions are made only by it (`--ldap-url`).
+    pub directory: Option<Arc<directory::Directory>>,
 }
 
 impl ServerState {
@@ -145,6 +149,7 @@ impl ServerState {
         auth: JoinPolicy,
         policy: MessagePolicy,
         files: file_dir::FileDir,
+        directory: Option<Arc<directory::Directory>>,
     ) -> Self {
         Self(Arc::new(ServerInner {
             store,
@@ -170,6 +175,7 @@ impl ServerState {
             presence: presence::PresenceLocks::default(),
             presence_batches: Arc::default(),
             files,
+            directory,
         }))
     }
 }

@@ -51,6 +51,9 @@ async fn run() -> ExitCode {
     match server.local_addr() {
         Ok(addr) => {
             print_banner(addr, &config, server.fingerprint());
+            if let Some(directory) = server.directory() {
+                println!("people sign in with the directory: {directory}");
+            }
             if !config.no_discovery {
                 announced = announce(&config, addr, server.fingerprint());
             }
@@ -75,10 +78,7 @@ fn announce(
     addr: SocketAddr,
     fingerprint: Option<&str>,
 ) -> Option<natter_discovery::Advertisement> {
-    let name = config
-        .name
-        .clone()
-        .unwrap_or_else(natter_discovery::host_name);
+    let name = config.server_name();
     match natter_discovery::Advertisement::start(
         &name,
         addr,

@@ -74,6 +74,7 @@ pub async fn announce<A: Adapter>(
         let user = User {
             user_id: change.user_id.clone(),
             username: change.username.clone().unwrap_or_default(),
+            display_name: change.display_name.clone(),
             connected: true,
             ..User::default()
         };
@@ -207,6 +208,7 @@ mod tests {
         PresenceChange {
             user_id: user.into(),
             username: connected.then(|| user.to_uppercase()),
+            display_name: None,
             connected,
         }
     }

@@ -109,6 +109,11 @@ pub fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<(), AppErr
 }
 
 #[tauri::command]
+pub async fn auth_info(server: String) -> Result<natter_protocol::AuthInfo, AppError> {
+    crate::auth_info::fetch(&server).await
+}
+
+#[tauri::command]
 pub fn activity(desktop: State<'_, Desktop>) {
     desktop.activity();
 }

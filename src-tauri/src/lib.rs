@@ -8,7 +8,9 @@
 //! - [`lan`]: servers found on the LAN for the login screen.
 //! - [`files`]: uploads, downloads and previews over the server's HTTP routes.
 //! - [`links`]: links in messages, opened in the system's browser.
+//! - [`auth_info`]: how a server signs people in (the office directory, or names).
 
+pub mod auth_info;
 pub mod commands;
 pub mod connection;
 pub mod desktop;
@@ -99,6 +101,7 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::set_status,
         commands::open_url,
         commands::activity,
+        commands::auth_info,
     ]
 }
 

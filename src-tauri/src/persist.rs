@@ -23,6 +23,9 @@ pub struct SavedSession {
     #[serde(rename = "userID")]
     pub user_id: String,
     pub username: String,
+    /// What the office directory calls the person (directory sign-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
 impl SavedSession {
@@ -33,6 +36,7 @@ impl SavedSession {
             username: self.username.clone(),
             // Until the server's `session` says otherwise.
             receipts: true,
+            display_name: self.display_name.clone(),
         }
     }
 }
@@ -171,6 +175,7 @@ mod tests {
             session_id: "secret".into(),
             user_id: "u1".into(),
             username: "alice".into(),
+            display_name: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! - [`js`]: scripts with the official socket.io JavaScript client.
 //! - [`raw`]: a bare engine.io websocket, for what well-behaved clients never do.
 //! - [`redis`]: a real `redis-server` for cluster tests.
+//! - [`slapd`]: a real OpenLDAP directory for the directory sign-in tests.
 //! - [`tls`]: pinned certificates and TLS streams, as the desktop app uses them.
 //!
 //! Servers run with TLS on (the default) unless a test passes `--no-tls`.
@@ -20,6 +21,7 @@ pub mod js;
 pub mod raw;
 pub mod redis;
 pub mod server;
+pub mod slapd;
 pub mod tls;
 pub mod window;
 

@@ -145,16 +145,26 @@ impl TestServer {
         redis_url: &str,
         first: Option<&TestServer>,
     ) -> TestServer {
-        let Some(first) = first else {
-            return Self::start(data_dir, &["--redis", redis_url]).await;
-        };
-        let file = |f: &str| first.data_dir.join(f).to_string_lossy().into_owned();
-        let (cert, key) = (file("cert.pem"), file("key.pem"));
-        Self::start(
-            data_dir,
-            &["--redis", redis_url, "--tls-cert", &cert, "--tls-key", &key],
-        )
-        .await
+        Self::start_node_with(data_dir, redis_url, first, &[]).await
+    }
+
+    /// [`TestServer::start_node`] with extra flags.
+    pub async fn start_node_with(
+        data_dir: &Path,
+        redis_url: &str,
+        first: Option<&TestServer>,
+        extra: &[&str],
+    ) -> TestServer {
+        let mut args = vec!["--redis".to_owned(), redis_url.to_owned()];
+        if let Some(first) = first {
+            for (flag, file) in [("--tls-cert", "cert.pem"), ("--tls-key", "key.pem")] {
+                args.push(flag.into());
+                args.push(first.data_dir.join(file).to_string_lossy().into_owned());
+            }
+        }
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Self::start(data_dir, &args).await
     }
 
     pub fn is_tls(&self) -> bool {

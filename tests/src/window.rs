@@ -324,6 +324,19 @@ pub async fn save_screenshot() {
     );
 }
 
+/// The rendered text of `css` (`innerText`): WebKitWebDriver's own text leaves out a line
+/// that `text-overflow` may cut, such as a quote's excerpt.
+pub async fn inner_text(c: &Client, css: &str) -> Option<String> {
+    let found = c
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e && e.innerText;",
+            vec![json!(css)],
+        )
+        .await
+        .ok()?;
+    found.as_str().map(|t| t.trim().to_owned())
+}
+
 /// For waiting until something is no longer so.
 pub trait ThenNone {
     fn then_none(self) -> Option<()>;

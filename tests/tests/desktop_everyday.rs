@@ -102,19 +102,6 @@ async fn bubble(c: &Client, id: u64) -> Option<String> {
     text(c, &format!("{} .bubble", row(id))).await
 }
 
-/// The rendered text of `css` (`innerText`): WebKitWebDriver's own text leaves out a line
-/// that `text-overflow` may cut, such as a quote's excerpt.
-async fn inner_text(c: &Client, css: &str) -> Option<String> {
-    let found = c
-        .execute(
-            "const e = document.querySelector(arguments[0]); return e && e.innerText;",
-            vec![json!(css)],
-        )
-        .await
-        .ok()?;
-    found.as_str().map(|t| t.trim().to_owned())
-}
-
 /// Waits for the notification whose text is `body`.
 async fn notified(bus: &DesktopBus, body: &str) -> Value {
     eventually(&format!("a notification saying `{body}`"), || async {

@@ -77,6 +77,7 @@ async fn clients_that_ask_get_presence_batched_and_the_guides_clients_their_even
         [&PresenceChange {
             user_id: c.clone(),
             username: Some("carol".into()),
+            display_name: None,
             connected: true,
         }],
         "a newcomer's entry carries the name: {seen:?}"

@@ -2,10 +2,10 @@
 //! shared IPC models. Values cross as JSON text, so numbers (message ids) keep their meaning.
 
 use natter_protocol::ipc::{
-    AddMembersArgs, AppEvent, AttentionArgs, CreateGroupArgs, EVENT, EditArgs, FetchOlderArgs,
-    FileArgs, GroupArgs, LoginArgs, MarkReadArgs, MessageArgs, PickFileArgs, Preferences,
-    SearchArgs, SendArgs, SendFileArgs, SendOutcome, SetPasswordArgs, SetPreferencesArgs,
-    SetReceiptsArgs, TrustArgs, TypingArgs, UrlArgs, ViewingArgs, command,
+    AddMembersArgs, AppEvent, AttentionArgs, AuthInfoArgs, CreateGroupArgs, EVENT, EditArgs,
+    FetchOlderArgs, FileArgs, GroupArgs, LoginArgs, MarkReadArgs, MessageArgs, PickFileArgs,
+    Preferences, SearchArgs, SendArgs, SendFileArgs, SendOutcome, SetPasswordArgs,
+    SetPreferencesArgs, SetReceiptsArgs, TrustArgs, TypingArgs, UrlArgs, ViewingArgs, command,
 };
 use natter_protocol::{Edited, Group, MessagePage, React, Reacted, SearchResults, Status};
 use serde::Serialize;
@@ -165,6 +165,11 @@ pub async fn add_members(group_id: String, members: Vec<String>) -> Result<Group
 
 pub async fn leave_group(group_id: String) -> Result<(), String> {
     invoke(command::LEAVE_GROUP, &GroupArgs { group_id }).await
+}
+
+/// How the server at `server` (as typed) signs people in.
+pub async fn auth_info(server: String) -> Result<natter_protocol::AuthInfo, String> {
+    invoke(command::AUTH_INFO, &AuthInfoArgs { server }).await
 }
 
 pub async fn search(q: String, with: Option<String>) -> Result<SearchResults, String> {

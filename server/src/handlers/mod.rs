@@ -6,7 +6,8 @@
 //! or logged, touching nothing else.
 //!
 //! - [`session`]: the auth middleware (who may join, as whom), connect and disconnect
-//!   (presence), and what a session does to itself (`logout`, `set password`).
+//!   (presence), and what a session does to itself (`logout`, `set password`);
+//!   `directory`: a new session signed in by the office directory.
 //! - [`messages`]: `private message`, `fetch messages` and `search messages`.
 //! - [`groups`]: `create group`, `add members`, `leave group`, `group message`, and the
 //!   `groups` a login gets.
@@ -20,6 +21,7 @@ pub mod awareness;
 pub mod bounds;
 pub mod changes;
 mod context;
+mod directory;
 pub mod groups;
 pub mod messages;
 mod rejection;

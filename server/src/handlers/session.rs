@@ -28,6 +28,8 @@ pub struct Identity {
     pub session_id: String,
     pub user_id: String,
     pub username: String,
+    /// What the office directory calls them (directory sign-in).
+    pub display_name: Option<String>,
     /// Whether others see this user's read markers, as of the handshake (for `session`).
     pub receipts: bool,
     /// The socket takes presence batched (`batchPresence` in its handshake).
@@ -36,11 +38,12 @@ pub struct Identity {
 
 impl Identity {
     /// Who the handshake found; `receipts` and `batch_presence` are filled in after.
-    fn new(session_id: String, user_id: String, username: String) -> Self {
+    pub(super) fn new(session_id: String, user_id: String, username: String) -> Self {
         Self {
             session_id,
             user_id,
             username,
+            display_name: None,
             receipts: true,
             batch_presence: false,
         }
@@ -59,6 +62,14 @@ pub enum AuthError {
     Rng(#[from] ids::RngError),
     #[error("{}", Refusal::Unavailable)]
     Password(#[from] crate::accounts::PasswordError),
+}
+
+impl Identity {
+    /// Named by the directory.
+    pub(super) fn named(mut self, display_name: Option<String>) -> Self {
+        self.display_name = display_name;
+        self
+    }
 }
 
 impl From<Refusal> for AuthError {
@@ -148,7 +159,9 @@ async fn resolve_identity(
     let mut revoked = false;
     if let Some(session_id) = auth.session_id {
         if let Some(user) = app.store.find_session(&session_id).await? {
-            return Ok(Identity::new(session_id, user.user_id, user.username));
+            return Ok(
+                Identity::new(session_id, user.user_id, user.username).named(user.display_name)
+            );
         }
         revoked = true;
     }
@@ -167,6 +180,14 @@ async fn resolve_identity(
             app.throttle.failed(addr);
             return Err(Refusal::WrongJoinPassword.into());
         }
+    }
+    if let Some(directory) = &app.directory {
+        // A revoked session with no password is what the app sends after a revocation: the
+        // person is told so, not asked for a password they never gave.
+        if revoked && auth.password.as_deref().is_none_or(str::is_empty) {
+            return Err(Refusal::SessionRevoked.into());
+        }
+        return super::directory::sign_in(app, directory, &raw, auth.password, addr).await;
     }
     let username = normalize_username(&raw).map_err(|_| Refusal::InvalidUsername)?;
     let password = auth.password.filter(|p| !p.is_empty());
@@ -224,6 +245,8 @@ async fn resolve_identity(
             user_id: user_id.clone(),
             username: username.to_owned(),
             password_hash,
+            directory: false,
+            display_name: None,
         })
         .await?;
     created.map_err(|_| Refusal::NameTaken)?;
@@ -262,6 +285,7 @@ pub async fn on_connect<A: Adapter>(
         user_id: me.user_id.clone(),
         username: me.username.clone(),
         receipts: me.receipts,
+        display_name: me.display_name.clone(),
     };
     if let Err(e) = socket.emit(event::SESSION, &session) {
         tracing::debug!(sid = %socket.id, error = %e, "gone before its session was sent");
@@ -289,7 +313,7 @@ pub async fn on_connect<A: Adapter>(
         Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list groups"),
     }
 
-    let change = PresenceChange::online(&me.user_id, &me.username);
+    let change = PresenceChange::online(&me.user_id, &me.username).named(me.display_name.clone());
     presence::announce(&io, Some(me.user_id.clone()), &app.presence_batches, change).await;
 }
 
@@ -443,6 +467,12 @@ async fn set_password(
     let Some(account) = app.store.account(&me.user_id).await? else {
         return Err(Rejection::UnknownUser);
     };
+    if account.directory || app.directory.is_some() {
+        // The directory holds the password: a Natter one would never be asked for.
+        return Err(Rejection::NotAllowed(
+            "setting a password here (your network account's password is the directory's)",
+        ));
+    }
     if let Some(hash) = account.password_hash {
         if !app.throttle.allows(addr) {
             return Err(Rejection::WrongPassword);

@@ -16,23 +16,34 @@ use super::StoreResult;
 pub struct ListedUser {
     pub user_id: Arc<str>,
     pub username: Arc<str>,
+    /// What the office directory calls them (directory sign-in).
+    pub display_name: Option<Arc<str>>,
     pub connected: bool,
     /// Available unless they said otherwise.
     pub status: Status,
-    /// What serialising `User {userID, username, connected, messages: [], status?}` gives.
+    /// What serialising `User {userID, username, connected, messages: [], status?,
+    /// displayName?}` gives.
     pub json: Arc<RawValue>,
 }
 
 impl ListedUser {
-    pub fn new(user_id: Arc<str>, username: Arc<str>, connected: bool, status: Status) -> Self {
-        let json = ListedUser::entry_json(&user_id, &username, connected, &status);
-        Self {
+    pub fn new(
+        user_id: Arc<str>,
+        username: Arc<str>,
+        display_name: Option<Arc<str>>,
+        connected: bool,
+        status: Status,
+    ) -> Self {
+        let mut listed = Self {
             user_id,
             username,
+            display_name,
             connected,
             status,
-            json,
-        }
+            json: RawValue::NULL.to_owned().into(),
+        };
+        listed.json = listed.entry_json();
+        listed
     }
 
     /// The entry as a reader with no conversation with this user gets it.
@@ -43,26 +54,14 @@ impl ListedUser {
             connected: self.connected,
             status: self.status.state,
             status_text: self.status.text.clone(),
+            display_name: self.display_name.as_deref().map(str::to_owned),
             ..User::default()
         }
     }
 
-    fn entry_json(
-        user_id: &str,
-        username: &str,
-        connected: bool,
-        status: &Status,
-    ) -> Arc<RawValue> {
-        let user = User {
-            user_id: user_id.to_owned(),
-            username: username.to_owned(),
-            connected,
-            status: status.state,
-            status_text: status.text.clone(),
-            ..User::default()
-        };
+    fn entry_json(&self) -> Arc<RawValue> {
         // Strings and booleans always serialise; `null` would only mark a bug.
-        serde_json::value::to_raw_value(&user)
+        serde_json::value::to_raw_value(&self.user())
             .unwrap_or_else(|_| RawValue::NULL.to_owned())
             .into()
     }
@@ -73,6 +72,8 @@ impl ListedUser {
 pub struct UserRecord {
     pub user_id: String,
     pub username: String,
+    /// What the office directory calls them (directory sign-in).
+    pub display_name: Option<String>,
     pub connected: bool,
 }
 
@@ -81,18 +82,25 @@ pub struct UserRecord {
 pub struct Account {
     pub user_id: String,
     pub username: String,
-    /// argon2id PHC string; `None` for a name without a password.
+    /// argon2id PHC string; `None` for a name without a password (and for a directory
+    /// identity: the directory holds its password).
     pub password_hash: Option<String>,
+    /// Signed in by the office directory, not by a name and password of its own.
+    pub directory: bool,
+    pub display_name: Option<String>,
 }
 
 /// A new identity and its first session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewUser {
     /// The secret; the store keeps only its hash.
     pub session_id: String,
     pub user_id: String,
     pub username: String,
     pub password_hash: Option<String>,
+    /// Made by a directory sign-in, with the name the directory gives the person.
+    pub directory: bool,
+    pub display_name: Option<String>,
 }
 
 /// A name another identity holds (compared with [`crate::accounts::name_key`]).
@@ -146,4 +154,16 @@ pub trait Identities: Send + Sync {
 
     /// Every known user.
     async fn users(&self) -> StoreResult<Vec<ListedUser>>;
+
+    /// From now on the office directory signs `user_id` in (a name of its own taken over by
+    /// the directory person of that login name keeps its userID and history; its own password
+    /// is dropped), under the name the directory gives them.
+    async fn set_directory_identity(
+        &self,
+        user_id: &str,
+        display_name: Option<&str>,
+    ) -> StoreResult<()>;
+
+    /// Every identity the directory signs in, for rechecking them against it.
+    async fn directory_accounts(&self) -> StoreResult<Vec<Account>>;
 }

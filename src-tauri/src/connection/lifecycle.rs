@@ -297,6 +297,7 @@ impl Manager {
             session_id: session.session_id.clone(),
             user_id: session.user_id.clone(),
             username: session.username.clone(),
+            display_name: session.display_name.clone(),
         };
         if self.saved.as_ref() != Some(&saved) {
             self.persist.save_session(Some(&saved));

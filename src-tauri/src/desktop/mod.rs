@@ -185,14 +185,15 @@ impl Desktop {
             AppEvent::Session { session } => {
                 let mut inner = self.lock();
                 inner.me = Some(session.user_id.clone());
-                inner
-                    .names
-                    .insert(session.user_id.clone(), session.username.clone());
+                let name = session.display_name.as_ref().unwrap_or(&session.username);
+                inner.names.insert(session.user_id.clone(), name.clone());
             }
             AppEvent::Users { users } => {
                 let mut inner = self.lock();
                 for u in users {
-                    inner.names.insert(u.user_id.clone(), u.username.clone());
+                    // People see the name the directory gives them, where it gives one.
+                    let name = u.display_name.as_ref().unwrap_or(&u.username);
+                    inner.names.insert(u.user_id.clone(), name.clone());
                     if inner.me.as_deref() == Some(u.user_id.as_str()) {
                         inner.status = Status {
                             state: u.status,
@@ -213,7 +214,7 @@ impl Desktop {
             AppEvent::Presence { changes } => {
                 let mut inner = self.lock();
                 for c in changes {
-                    if let Some(name) = &c.username {
+                    if let Some(name) = c.display_name.as_ref().or(c.username.as_ref()) {
                         inner.names.insert(c.user_id.clone(), name.clone());
                     }
                 }

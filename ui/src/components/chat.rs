@@ -19,7 +19,7 @@ pub fn Chat(state: RwSignal<UiState>) -> impl IntoView {
     let my_name = move || {
         state.with(|s| {
             s.me.as_ref()
-                .map(|m| m.username.clone())
+                .map(|m| m.display_name.clone().unwrap_or_else(|| m.username.clone()))
                 .unwrap_or_default()
         })
     };

@@ -15,6 +15,7 @@ pub fn Login(state: RwSignal<UiState>, listening: RwSignal<bool>) -> impl IntoVi
     let password = RwSignal::new(String::new());
     let join_password = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<String>);
+    let directory = directory_of(server);
     // Offer the last server used.
     Effect::new(move |_| {
         if let Some(url) = state.with(|s| s.server_url.clone())
@@ -78,16 +79,27 @@ pub fn Login(state: RwSignal<UiState>, listening: RwSignal<bool>) -> impl IntoVi
                         autocomplete="off" spellcheck="false"/>
                     <small class="hint">"Several nodes of one cluster? Separate them with commas."</small>
                 </label>
+                <Show when=move || directory.get()>
+                    <p class="directory-sign-in" data-testid="directory-sign-in">
+                        "Sign in with your network account"
+                    </p>
+                </Show>
                 <label>
-                    "Your name"
+                    {move || if directory.get() { "Network user name" } else { "Your name" }}
                     <input data-testid="username" bind:value=username maxlength="32"
                         autocomplete="off" autofocus/>
                 </label>
                 <label>
-                    "Password"
+                    {move || if directory.get() { "Network password" } else { "Password" }}
                     <input data-testid="password" type="password" bind:value=password
-                        autocomplete="current-password"/>
-                    <small class="hint">"Optional for a new name: protects it, and lets you sign in from another computer."</small>
+                        autocomplete="current-password" required=move || directory.get()/>
+                    <small class="hint">
+                        {move || if directory.get() {
+                            "Your office account's: the server checks it with the directory and keeps nothing."
+                        } else {
+                            "Optional for a new name: protects it, and lets you sign in from another computer."
+                        }}
+                    </small>
                 </label>
                 <label>
                     "Join password"
@@ -113,6 +125,34 @@ pub fn Login(state: RwSignal<UiState>, listening: RwSignal<bool>) -> impl IntoVi
             </form>
         </main>
     }
+}
+
+/// Whether the server typed in `server` signs people in with the office directory, asked a
+/// moment after the address stops changing (a typo on the way is never asked about).
+fn directory_of(server: RwSignal<String>) -> Signal<bool> {
+    let directory = RwSignal::new(false);
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    Effect::new(move |_| {
+        let typed = server.get();
+        if let Some(h) = pending.get_value() {
+            h.clear();
+        }
+        let handle = set_timeout_with_handle(
+            move || {
+                spawn_local(async move {
+                    let asked = typed.clone();
+                    let info = shell::auth_info(asked).await;
+                    // Only the answer about what is typed now counts.
+                    if server.get_untracked() == typed {
+                        directory.set(info.is_ok_and(|i| i.directory));
+                    }
+                });
+            },
+            std::time::Duration::from_millis(400),
+        );
+        pending.set_value(handle.ok());
+    });
+    directory.into()
 }
 
 /// The certificate the server presents, for the person to compare with what its operator

@@ -41,6 +41,7 @@ pub fn PersonItem(state: RwSignal<UiState>, row: PersonRow) -> impl IntoView {
     let PersonRow {
         id,
         name,
+        username,
         connected,
         unread,
         is_self,
@@ -50,9 +51,10 @@ pub fn PersonItem(state: RwSignal<UiState>, row: PersonRow) -> impl IntoView {
     } = row;
     let letter = initial(&name);
     let select_id = id.clone();
-    let name_attr = name.clone();
+    let shown_name = name.clone();
     view! {
-        <li data-testid="user" data-user-id=id data-username=name_attr
+        <li data-testid="user" data-user-id=id data-username=username
+            data-display-name=shown_name
             data-connected=connected.to_string() data-status=status.as_str()
             class="user" class:selected=selected class:online=connected
             on:click=move |_| state.update(|s| s.select(&select_id))>

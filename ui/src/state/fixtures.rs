@@ -11,6 +11,7 @@ pub(super) fn session(id: &str) -> Session {
         user_id: id.into(),
         username: id.into(),
         receipts: true,
+        display_name: None,
     }
 }
 

@@ -31,6 +31,7 @@ impl UiState {
             .map(|u| PersonRow {
                 id: u.id.clone(),
                 name: u.name.clone(),
+                username: u.username().to_owned(),
                 connected: u.connected(),
                 status: u.status().state,
                 status_text: u.status().text,
@@ -76,9 +77,10 @@ impl UiState {
                     state: user.status,
                     text: user.status_text.clone(),
                 },
+                username: user.username.clone(),
             },
             id: user.user_id,
-            name: user.username,
+            name: user.display_name.unwrap_or(user.username),
             messages: user.messages,
             unread: u32::try_from(user.unread).unwrap_or(u32::MAX),
             mentions: 0,
@@ -161,10 +163,18 @@ impl UiState {
         for change in changes {
             match (self.conversation_mut(&change.user_id), change.username) {
                 (Some(u), username) => {
-                    if let ConversationKind::Person { connected, .. } = &mut u.kind {
+                    if let ConversationKind::Person {
+                        connected,
+                        username: login,
+                        ..
+                    } = &mut u.kind
+                    {
                         *connected = change.connected;
+                        if let Some(name) = &username {
+                            login.clone_from(name);
+                        }
                     }
-                    if let Some(name) = username {
+                    if let Some(name) = change.display_name.or(username) {
                         u.name = name;
                     }
                 }
@@ -173,6 +183,7 @@ impl UiState {
                     let view = self.view_of(User {
                         user_id: change.user_id,
                         username,
+                        display_name: change.display_name,
                         connected: true,
                         ..User::default()
                     });
@@ -185,8 +196,16 @@ impl UiState {
     }
 
     pub(super) fn rename(&mut self, user_id: &str, username: String) {
-        if let Some(u) = self.conversation_mut(user_id) {
-            u.name = username.clone();
+        if let Some(u) = self.conversation_mut(user_id)
+            && let ConversationKind::Person {
+                username: login, ..
+            } = &mut u.kind
+        {
+            // A name the directory gives stays what people see.
+            if u.name == *login {
+                u.name = username.clone();
+            }
+            login.clone_from(&username);
         }
         if let Some(me) = self.me.as_mut().filter(|m| m.user_id == user_id) {
             me.username = username;
@@ -244,7 +263,9 @@ fn keep_loaded(
 #[cfg(test)]
 mod tests {
     use natter_protocol::ipc::AppEvent;
-    use natter_protocol::{MessagePage, User};
+    use natter_protocol::{MessagePage, PresenceChange, User};
+
+    use super::UiState;
 
     use super::super::fixtures::*;
 
@@ -322,6 +343,51 @@ mod tests {
         assert!(
             s.conversation("a").is_none(),
             "users gone from the list are gone"
+        );
+    }
+
+    #[test]
+    fn people_show_the_names_the_directory_gives_them() {
+        let mut s = logged_in();
+        s.apply(AppEvent::Users {
+            users: vec![
+                user("me", "me", true, vec![]),
+                User {
+                    display_name: Some("Alice Liddell".into()),
+                    ..user("a", "alice", true, vec![])
+                },
+            ],
+        });
+        let row = |s: &UiState, id: &str| {
+            s.person_rows()
+                .into_iter()
+                .find(|r| r.id == id)
+                .expect("listed")
+        };
+        let alice = row(&s, "a");
+        assert_eq!(
+            (alice.name.as_str(), alice.username.as_str()),
+            ("Alice Liddell", "alice")
+        );
+        assert_eq!(s.name_of("a"), "Alice Liddell");
+        // A newcomer comes with theirs; a rename of the login keeps it.
+        s.apply(AppEvent::Presence {
+            changes: vec![PresenceChange {
+                user_id: "n".into(),
+                username: Some("bob".into()),
+                display_name: Some("Bob Builder".into()),
+                connected: true,
+            }],
+        });
+        assert_eq!(s.name_of("n"), "Bob Builder");
+        s.apply(AppEvent::UserRenamed {
+            user_id: "a".into(),
+            username: "alice2".into(),
+        });
+        let alice = row(&s, "a");
+        assert_eq!(
+            (alice.name.as_str(), alice.username.as_str()),
+            ("Alice Liddell", "alice2")
         );
     }
 

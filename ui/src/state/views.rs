@@ -35,6 +35,9 @@ pub enum ConversationKind {
         connected: bool,
         is_self: bool,
         status: Status,
+        /// Their login name (the conversation's `name` is what the directory calls them,
+        /// where it does).
+        username: String,
     },
     /// Its members (userIDs), in the order they joined.
     Group { members: Vec<String> },
@@ -50,6 +53,14 @@ impl ConversationView {
         match self.kind {
             ConversationKind::Person { connected, .. } => connected,
             ConversationKind::Group { .. } => true,
+        }
+    }
+
+    /// A person's login name (a group's: its name).
+    pub fn username(&self) -> &str {
+        match &self.kind {
+            ConversationKind::Person { username, .. } => username,
+            ConversationKind::Group { .. } => &self.name,
         }
     }
 
@@ -137,7 +148,9 @@ impl TimelineItem {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PersonRow {
     pub id: String,
+    /// What people see: the directory's name for them, else their username.
     pub name: String,
+    pub username: String,
     pub connected: bool,
     pub status: StatusState,
     pub status_text: Option<String>,

@@ -12,6 +12,13 @@ use crate::store::{
     StoreResult, UserRecord,
 };
 
+/// What a node caches of a person: their name, and the directory's name for them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Names {
+    pub(super) username: String,
+    pub(super) display_name: Option<String>,
+}
+
 impl RedisStore {
     /// Every userID, in creation order.
     pub(super) async fn user_ids(&self) -> StoreResult<Vec<String>> {
@@ -54,6 +61,10 @@ impl RedisStore {
     }
 
     pub(super) async fn username(&self, user_id: &str) -> StoreResult<Option<String>> {
+        Ok(self.names_of(user_id).await?.map(|n| n.username))
+    }
+
+    pub(super) async fn names_of(&self, user_id: &str) -> StoreResult<Option<Names>> {
         if let Some(n) = self
             .names
             .read()
@@ -63,18 +74,23 @@ impl RedisStore {
             return Ok(Some(n.clone()));
         }
         let mut conn = self.conn.clone();
-        let name: Option<String> = redis::cmd("HGET")
+        let (name, display_name): (Option<String>, Option<String>) = redis::cmd("HMGET")
             .arg(keys::user(user_id))
             .arg("name")
+            .arg("display_name")
             .query_async(&mut conn)
             .await?;
-        if let Some(n) = &name {
+        let names = name.map(|username| Names {
+            username,
+            display_name,
+        });
+        if let Some(n) = &names {
             self.names
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(user_id.to_owned(), n.clone());
         }
-        Ok(name)
+        Ok(names)
     }
 }
 
@@ -89,13 +105,14 @@ impl Identities for RedisStore {
         let Some(user_id) = user_id else {
             return Ok(None);
         };
-        let Some(username) = self.username(&user_id).await? else {
+        let Some(names) = self.names_of(&user_id).await? else {
             return Ok(None);
         };
         let connected = self.is_connected(&user_id).await?;
         Ok(Some(UserRecord {
             user_id,
-            username,
+            username: names.username,
+            display_name: names.display_name,
             connected,
         }))
     }
@@ -117,16 +134,26 @@ impl Identities for RedisStore {
 
     async fn account(&self, user_id: &str) -> StoreResult<Option<Account>> {
         let mut conn = self.conn.clone();
-        let (name, password): (Option<String>, Option<String>) = redis::cmd("HMGET")
+        type Fields = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let (name, password, directory, display_name): Fields = redis::cmd("HMGET")
             .arg(keys::user(user_id))
             .arg("name")
             .arg("password")
+            .arg("directory")
+            .arg("display_name")
             .query_async(&mut conn)
             .await?;
         Ok(name.map(|username| Account {
             user_id: user_id.to_owned(),
             username,
             password_hash: password,
+            directory: directory.as_deref() == Some("1"),
+            display_name,
         }))
     }
 
@@ -145,18 +172,25 @@ impl Identities for RedisStore {
             .arg(&user.username)
             .arg(user.password_hash.as_deref().unwrap_or(""))
             .arg(&hash)
+            .arg(if user.directory { "1" } else { "" })
+            .arg(user.display_name.as_deref().unwrap_or(""))
             .invoke_async(&mut conn)
             .await?;
         if created == 0 {
             return Ok(Err(NameTaken));
         }
+        let names = Names {
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+        };
         self.names
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(user.user_id.clone(), user.username.clone());
+            .insert(user.user_id.clone(), names);
         Ok(Ok(UserRecord {
             user_id: user.user_id,
             username: user.username,
+            display_name: user.display_name,
             connected: false,
         }))
     }
@@ -319,13 +353,23 @@ impl Identities for RedisStore {
         if !missing.is_empty() {
             let mut pipe = redis::pipe();
             for id in &missing {
-                pipe.hget(keys::user(id), "name");
+                pipe.cmd("HMGET")
+                    .arg(keys::user(id))
+                    .arg("name")
+                    .arg("display_name");
             }
-            let fetched: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+            let fetched: Vec<(Option<String>, Option<String>)> =
+                pipe.query_async(&mut conn).await?;
             let mut names = self.names.write().unwrap_or_else(|p| p.into_inner());
-            for (id, name) in missing.into_iter().zip(fetched) {
-                if let Some(name) = name {
-                    names.insert(id.clone(), name);
+            for (id, (name, display_name)) in missing.into_iter().zip(fetched) {
+                if let Some(username) = name {
+                    names.insert(
+                        id.clone(),
+                        Names {
+                            username,
+                            display_name,
+                        },
+                    );
                 }
             }
         }
@@ -335,11 +379,49 @@ impl Identities for RedisStore {
         Ok(ids
             .into_iter()
             .filter_map(|id| {
-                let username = names.get(&id)?.as_str().into();
+                let n = names.get(&id)?;
                 let connected = online.contains(&id);
                 let status = statuses.remove(&id).unwrap_or_default();
-                Some(ListedUser::new(id.into(), username, connected, status))
+                Some(ListedUser::new(
+                    id.into(),
+                    n.username.as_str().into(),
+                    n.display_name.as_deref().map(Into::into),
+                    connected,
+                    status,
+                ))
             })
             .collect())
+    }
+
+    async fn set_directory_identity(
+        &self,
+        user_id: &str,
+        display_name: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let key = keys::user(user_id);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(&key, "directory", "1")
+            .hdel(&key, "password");
+        match display_name {
+            Some(name) => pipe.hset(&key, "display_name", name),
+            None => pipe.hdel(&key, "display_name"),
+        };
+        pipe.query_async::<()>(&mut conn).await?;
+        // Other nodes drop the name they cached.
+        self.bump_names_version().await
+    }
+
+    async fn directory_accounts(&self) -> StoreResult<Vec<Account>> {
+        let mut accounts = Vec::new();
+        for id in self.user_ids().await? {
+            if let Some(a) = self.account(&id).await?
+                && a.directory
+            {
+                accounts.push(a);
+            }
+        }
+        Ok(accounts)
     }
 }

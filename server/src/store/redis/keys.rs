@@ -4,10 +4,10 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `session:<sha256>` | string | the userID of a session (only the hash of a sessionID) |
-//! | `user:<id>` | hash | `name`, `password` (argon2id) |
+//! | `user:<id>` | hash | `name`, `password` (argon2id), `directory` (`1`: the office directory signs them in), `display_name` (the directory's name for them) |
 //! | `user:<id>:sessions` | set | the user's session hashes (for revocation) |
 //! | `name:<key>` | set | userIDs holding that name key (one, but for data from before names were compared normalised) |
-//! | `names_version` | counter | bumped by renames and removals: nodes drop their cached names |
+//! | `names_version` | counter | bumped by renames, removals and directory names: nodes drop their cached names |
 //! | `users` | sorted set | userIDs in creation order (scored by `user_seq`) |
 //! | `user_seq` | counter | creation order |
 //! | `conv:<lo>:<hi>` | sorted set | message JSON scored by id (`<g>:<g>` for a group) |

@@ -33,8 +33,8 @@ pub struct RedisStore {
     create_user: redis::Script,
     rename_user: redis::Script,
     replace_message: redis::Script,
-    /// Usernames each node has seen, valid while `names_version` is unchanged.
-    names: RwLock<HashMap<String, String>>,
+    /// Names each node has seen, valid while `names_version` is unchanged.
+    names: RwLock<HashMap<String, identities::Names>>,
     names_version: std::sync::atomic::AtomicI64,
 }
 

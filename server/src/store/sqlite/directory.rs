@@ -42,6 +42,8 @@ pub(super) struct DirectoryEntry {
     /// The user's id, name and presence, with their ready-made `users` entry.
     pub(super) listed: ListedUser,
     pub(super) password_hash: Option<String>,
+    /// The office directory signs them in.
+    pub(super) directory: bool,
 }
 
 impl DirectoryEntry {
@@ -57,6 +59,7 @@ impl DirectoryEntry {
         UserRecord {
             user_id: self.user_id().to_owned(),
             username: self.username().to_owned(),
+            display_name: self.display_name(),
             connected: self.listed.connected,
         }
     }
@@ -65,17 +68,37 @@ impl DirectoryEntry {
         self.listed.clone()
     }
 
-    /// A new name or presence: the entry is made again (its JSON with it).
-    pub(super) fn relist(&mut self, username: Option<&str>, connected: bool) {
-        let l = &self.listed;
-        let username = username.map_or_else(|| l.username.clone(), Arc::from);
-        self.listed = ListedUser::new(l.user_id.clone(), username, connected, l.status.clone());
+    fn display_name(&self) -> Option<String> {
+        self.listed.display_name.as_deref().map(str::to_owned)
     }
 
-    /// A new status: the entry is made again.
+    /// A change to what the list shows of them: the entry is made again (its JSON with it).
+    fn remake(&mut self, change: impl FnOnce(&mut ListedUser)) {
+        let mut l = self.listed.clone();
+        change(&mut l);
+        self.listed = ListedUser::new(l.user_id, l.username, l.display_name, l.connected, l.status);
+    }
+
+    /// A new name or presence.
+    pub(super) fn relist(&mut self, username: Option<&str>, connected: bool) {
+        self.remake(|l| {
+            if let Some(name) = username {
+                l.username = Arc::from(name);
+            }
+            l.connected = connected;
+        });
+    }
+
+    /// A new status.
     pub(super) fn restatus(&mut self, status: Status) {
-        let l = &self.listed;
-        self.listed = ListedUser::new(l.user_id.clone(), l.username.clone(), l.connected, status);
+        self.remake(|l| l.status = status);
+    }
+
+    /// The directory signs them in from now on, under this name.
+    pub(super) fn make_directory(&mut self, display_name: Option<&str>) {
+        self.directory = true;
+        self.password_hash = None;
+        self.remake(|l| l.display_name = display_name.map(Arc::from));
     }
 
     pub(super) fn account(&self) -> Account {
@@ -83,6 +106,8 @@ impl DirectoryEntry {
             user_id: self.user_id().to_owned(),
             username: self.username().to_owned(),
             password_hash: self.password_hash.clone(),
+            directory: self.directory,
+            display_name: self.display_name(),
         }
     }
 }
@@ -100,22 +125,23 @@ impl Directory {
         !self.by_name.contains_key(key) && !self.reserved.contains(key)
     }
 
-    pub(super) fn add(
-        &mut self,
-        user_id: String,
-        username: String,
-        password_hash: Option<String>,
-        status: Status,
-    ) {
+    pub(super) fn add(&mut self, user: LoadedUser) {
         let i = self.entries.len();
-        self.by_user.insert(user_id.clone(), i);
+        self.by_user.insert(user.user_id.clone(), i);
         self.by_name
-            .entry(name_key(&username))
+            .entry(name_key(&user.username))
             .or_default()
-            .push(user_id.clone());
+            .push(user.user_id.clone());
         self.entries.push(DirectoryEntry {
-            listed: ListedUser::new(user_id.into(), username.into(), false, status),
-            password_hash,
+            listed: ListedUser::new(
+                user.user_id.into(),
+                user.username.into(),
+                user.display_name.map(Arc::from),
+                false,
+                user.status,
+            ),
+            password_hash: user.password_hash,
+            directory: user.directory,
         });
     }
 
@@ -210,26 +236,41 @@ impl Directory {
     }
 }
 
+/// A user as the directory takes them in: from the database at start, or just created.
+pub(super) struct LoadedUser {
+    pub(super) user_id: String,
+    pub(super) username: String,
+    pub(super) password_hash: Option<String>,
+    pub(super) status: Status,
+    pub(super) directory: bool,
+    pub(super) display_name: Option<String>,
+}
+
 pub(super) fn load_directory(conn: &Connection) -> StoreResult<Directory> {
     let mut dir = Directory::default();
     let mut stmt = conn.prepare(
-        "SELECT user_id, username, password_hash, status, status_text FROM users \
-         ORDER BY created_at, user_id",
+        "SELECT user_id, username, password_hash, status, status_text, directory, display_name \
+         FROM users ORDER BY created_at, user_id",
     )?;
     let rows = stmt.query_map([], |r| {
         let state: Option<String> = r.get(3)?;
-        let status = Status {
-            state: state
-                .as_deref()
-                .and_then(StatusState::parse)
-                .unwrap_or_default(),
-            text: r.get(4)?,
-        };
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, status))
+        Ok(LoadedUser {
+            user_id: r.get(0)?,
+            username: r.get(1)?,
+            password_hash: r.get(2)?,
+            status: Status {
+                state: state
+                    .as_deref()
+                    .and_then(StatusState::parse)
+                    .unwrap_or_default(),
+                text: r.get(4)?,
+            },
+            directory: r.get(5)?,
+            display_name: r.get(6)?,
+        })
     })?;
     for row in rows {
-        let (user_id, username, password_hash, status) = row?;
-        dir.add(user_id, username, password_hash, status);
+        dir.add(row?);
     }
     let mut stmt = conn.prepare("SELECT session_hash, user_id FROM sessions")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -7,7 +7,7 @@ use natter_protocol::now_ms;
 use rusqlite::params;
 
 use super::SqliteStore;
-use super::directory::DirectoryEntry;
+use super::directory::{DirectoryEntry, LoadedUser};
 use crate::accounts::name_key;
 use crate::ids::hash_session_id;
 use crate::store::{
@@ -51,20 +51,22 @@ impl Identities for SqliteStore {
             dir.reserved.insert(key.clone());
         }
         let session_hash = hash_session_id(&user.session_id);
-        let (uid, name, hash, pw) = (
+        let (uid, name, hash, pw, directory, display) = (
             user.user_id.clone(),
             user.username.clone(),
             session_hash.clone(),
             user.password_hash.clone(),
+            user.directory,
+            user.display_name.clone(),
         );
         let written = self
             .directory_write(move |conn| {
                 let now = now_ms();
                 conn.prepare_cached(
-                    "INSERT INTO users (user_id, username, password_hash, created_at) \
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO users (user_id, username, password_hash, created_at, directory, \
+                     display_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
-                .execute(params![uid, name, pw, now])?;
+                .execute(params![uid, name, pw, now, directory, display])?;
                 conn.prepare_cached(
                     "INSERT INTO sessions (session_hash, user_id, created_at) VALUES (?1, ?2, ?3)",
                 )?
@@ -74,16 +76,19 @@ impl Identities for SqliteStore {
         let mut dir = self.directory_mut();
         dir.reserved.remove(&key);
         written?;
-        dir.add(
-            user.user_id.clone(),
-            user.username.clone(),
-            user.password_hash,
-            Default::default(),
-        );
+        dir.add(LoadedUser {
+            user_id: user.user_id.clone(),
+            username: user.username.clone(),
+            password_hash: user.password_hash,
+            status: Default::default(),
+            directory: user.directory,
+            display_name: user.display_name.clone(),
+        });
         dir.by_session.insert(session_hash, user.user_id.clone());
         Ok(Ok(UserRecord {
             user_id: user.user_id,
             username: user.username,
+            display_name: user.display_name,
             connected: false,
         }))
     }
@@ -221,6 +226,36 @@ impl Identities for SqliteStore {
             .entries
             .iter()
             .map(DirectoryEntry::listed)
+            .collect())
+    }
+
+    async fn set_directory_identity(
+        &self,
+        user_id: &str,
+        display_name: Option<&str>,
+    ) -> StoreResult<()> {
+        let (uid, name) = (user_id.to_owned(), display_name.map(str::to_owned));
+        self.directory_write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE users SET directory = 1, password_hash = NULL, display_name = ?2 \
+                 WHERE user_id = ?1",
+            )?
+            .execute(params![uid, name])
+        })
+        .await?;
+        if let Some(e) = self.directory_mut().entry_mut(user_id) {
+            e.make_directory(display_name);
+        }
+        Ok(())
+    }
+
+    async fn directory_accounts(&self) -> StoreResult<Vec<Account>> {
+        Ok(self
+            .directory()
+            .entries
+            .iter()
+            .filter(|e| e.directory)
+            .map(DirectoryEntry::account)
             .collect())
     }
 }

@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_read_markers.sql"),
     include_str!("migrations/005_groups_files_search.sql"),
     include_str!("migrations/006_everyday_messaging.sql"),
+    include_str!("migrations/007_directory_sign_in.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

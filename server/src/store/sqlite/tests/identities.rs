@@ -6,7 +6,7 @@ use super::{create, msg, new_user};
 use crate::ids::hash_session_id;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::schema::MIGRATIONS;
-use crate::store::{Identities, Messages, NameTaken};
+use crate::store::{Identities, Messages, NameTaken, Presence};
 
 /// Every user's name, in the order the user list gives them.
 async fn names(store: &SqliteStore) -> Vec<String> {
@@ -120,4 +120,63 @@ async fn session_ids_are_not_stored_in_clear() {
     let needle = b"very-secret-session";
     let found = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
     assert!(!found(&bytes) && !found(&wal));
+}
+
+#[tokio::test]
+async fn directory_identities_keep_their_id_and_carry_the_directorys_name() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        // A name of the server's own, with a password, then taken over by the directory.
+        create(&store, "s-bob", "ub", "bob").await;
+        store.set_password("ub", Some("hash".into())).await.unwrap();
+        store
+            .set_directory_identity("ub", Some("Bob Builder"))
+            .await
+            .unwrap();
+        store
+            .create_user(crate::store::NewUser {
+                session_id: "s-alice".into(),
+                user_id: "ua".into(),
+                username: "alice".into(),
+                directory: true,
+                display_name: Some("Alice Liddell".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        create(&store, "s-carol", "uc", "carol").await;
+    }
+    // Durable, and what logins and lists read.
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let bob = store.account("ub").await.unwrap().unwrap();
+    assert!(bob.directory, "taken over");
+    assert_eq!(bob.password_hash, None, "its own password is dropped");
+    assert_eq!(bob.display_name.as_deref(), Some("Bob Builder"));
+    let mut people: Vec<String> = store
+        .directory_accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.username)
+        .collect();
+    people.sort();
+    assert_eq!(people, ["alice", "bob"], "carol is the server's own");
+    let session = store.find_session("s-alice").await.unwrap().unwrap();
+    assert_eq!(session.display_name.as_deref(), Some("Alice Liddell"));
+    let listed = store.users().await.unwrap();
+    let alice = listed.iter().find(|u| &*u.user_id == "ua").unwrap();
+    let json: serde_json::Value = serde_json::from_str(alice.json.get()).unwrap();
+    assert_eq!(json["displayName"], "Alice Liddell");
+    assert_eq!(json["username"], "alice");
+    let carol = listed.iter().find(|u| &*u.user_id == "uc").unwrap();
+    let json: serde_json::Value = serde_json::from_str(carol.json.get()).unwrap();
+    assert!(json.get("displayName").is_none(), "{json}");
+    // A presence change keeps the name.
+    store.set_connected("ua", true).await.unwrap();
+    let listed = store.users().await.unwrap();
+    let alice = listed.iter().find(|u| &*u.user_id == "ua").unwrap();
+    assert!(alice.connected);
+    assert_eq!(alice.display_name.as_deref(), Some("Alice Liddell"));
 }

@@ -16,7 +16,7 @@ pub(super) fn new_user(session_id: &str, user_id: &str, username: &str) -> NewUs
         session_id: session_id.into(),
         user_id: user_id.into(),
         username: username.into(),
-        password_hash: None,
+        ..Default::default()
     }
 }
 
