@@ -40,11 +40,25 @@ pub enum Action {
     },
     /// Give a user another name.
     Rename { user: String, new_name: String },
-    /// Remove a user with their sessions and every message of their conversations.
+    /// Remove a user with their sessions, every message of their conversations and the files
+    /// they uploaded.
     Remove { user: String },
     /// Check the people the directory signed in against it now: whoever left it, left the
     /// server's group or was disabled loses their sessions.
     Recheck,
+    /// Write a backup archive of the running server to FILE (the database as of now, the
+    /// certificate and key, the files); writes go on meanwhile.
+    Backup { file: std::path::PathBuf },
+    /// Print the audit log (JSON lines, oldest first), read from the data dir (the server
+    /// may be stopped).
+    Audit {
+        /// Only from this time (`2026-12-01T09:00:00Z`) or this long ago (`24h`, `7days`).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only about this person (a name or a userID).
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 /// One line of `list`.
@@ -94,6 +108,8 @@ enum AdminError {
     Store(#[from] StoreError),
     #[error("hashing the password: {0}")]
     Hash(#[from] crate::accounts::PasswordError),
+    #[error("backup: {0}")]
+    Backup(#[from] crate::backup::BackupError),
     #[error("recheck: {0}")]
     Recheck(#[from] crate::directory::recheck::RecheckError),
     #[error("{0} is signed in by the directory: its password is the directory's")]
@@ -137,12 +153,18 @@ async fn serve_one<A: Adapter>(stream: UnixStream, io: SocketIo<A>, app: ServerS
         Ok(_) => match serde_json::from_str::<Action>(&line) {
             Ok(action) => {
                 let name = action_name(&action);
+                let target = action.target().map(str::to_owned);
                 let answer = perform(action, &io, &app).await.unwrap_or_else(|e| Answer {
                     ok: false,
                     message: e.to_string(),
                     users: Vec::new(),
                 });
                 tracing::info!(action = name, ok = answer.ok, message = %answer.message, "admin");
+                app.audit.record(
+                    "admin",
+                    serde_json::json!({"command": name, "target": target, "ok": answer.ok,
+                        "message": answer.message}),
+                );
                 answer
             }
             Err(e) => Answer {
@@ -162,6 +184,19 @@ async fn serve_one<A: Adapter>(stream: UnixStream, io: SocketIo<A>, app: ServerS
     let _ = write.write_all(&out).await;
 }
 
+impl Action {
+    /// The person it acts on, for the audit log.
+    fn target(&self) -> Option<&str> {
+        match self {
+            Action::Revoke { user }
+            | Action::ResetPassword { user, .. }
+            | Action::Rename { user, .. }
+            | Action::Remove { user } => Some(user),
+            Action::List | Action::Recheck | Action::Audit { .. } | Action::Backup { .. } => None,
+        }
+    }
+}
+
 fn action_name(action: &Action) -> &'static str {
     match action {
         Action::List => "list",
@@ -170,6 +205,8 @@ fn action_name(action: &Action) -> &'static str {
         Action::Rename { .. } => "rename",
         Action::Remove { .. } => "remove",
         Action::Recheck => "recheck",
+        Action::Audit { .. } => "audit",
+        Action::Backup { .. } => "backup",
     }
 }
 
@@ -288,18 +325,53 @@ async fn perform<A: Adapter>(
             app.store.revoke_user_sessions(&account.user_id).await?;
             disconnect_user(io, &account.user_id).await;
             app.store.remove_user(&account.user_id).await?;
+            // The files they uploaded: only they could send them, so nothing carries them now.
+            let files = app.store.forget_files_of(&account.user_id).await?;
+            for file in &files {
+                app.files.remove(file).await;
+            }
             if let Err(e) = io.emit(event::USER_REMOVED, &account.user_id).await {
                 tracing::warn!(error = ?e, "could not announce a removal");
             }
             Ok(done(format!(
-                "removed {} ({}) and their conversations",
-                account.username, account.user_id
+                "removed {} ({}), their conversations and the {} file(s) they uploaded",
+                account.username,
+                account.user_id,
+                files.len()
             )))
         }
         Action::Recheck => {
             let summary = crate::directory::recheck::recheck(app, io).await?;
             Ok(done(summary.to_string()))
         }
+        Action::Backup { file } => {
+            let sources = crate::backup::Sources {
+                store: app.store.clone(),
+                data_dir: app.data_dir.clone(),
+                files_dir: app.files.path().to_owned(),
+            };
+            let manifest = crate::backup::create(sources, &file).await?;
+            let c = manifest.counts;
+            app.audit.record(
+                "backup",
+                serde_json::json!({"file": file.display().to_string(), "counts": c}),
+            );
+            Ok(done(format!(
+                "wrote {}: {} users, {} sessions, {} messages, {} groups, {} files ({} parts)",
+                file.display(),
+                c.users,
+                c.sessions,
+                c.messages,
+                c.groups,
+                c.files,
+                manifest.parts.len()
+            )))
+        }
+        Action::Audit { .. } => Ok(Answer {
+            ok: false,
+            message: "the audit log is read from the data dir, not asked of the server".into(),
+            users: Vec::new(),
+        }),
     }
 }
 

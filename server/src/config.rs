@@ -142,6 +142,23 @@ pub struct Config {
     #[arg(long, env = "NATTER_MESSAGE_DELETES", value_enum, default_value_t = OnOff::On)]
     pub message_deletes: OnOff,
 
+    /// Remove messages older than this many days for good (hourly, with their files) [default:
+    /// keep forever]. Embedded store only.
+    #[arg(long, env = "NATTER_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: Option<u32>,
+
+    /// What one person's uploads may add up to, in bytes [default: no quota].
+    #[arg(long, env = "NATTER_FILES_QUOTA_BYTES")]
+    pub files_quota_bytes: Option<u64>,
+
+    /// The audit log (`audit.log` in the data dir) is rotated at this size.
+    #[arg(long, env = "NATTER_AUDIT_MAX_BYTES", default_value_t = 10 << 20)]
+    pub audit_max_bytes: u64,
+
+    /// Rotated audit logs kept (`audit.log.1` …).
+    #[arg(long, env = "NATTER_AUDIT_KEEP", default_value_t = 5)]
+    pub audit_keep: usize,
+
     #[command(flatten)]
     pub ldap: crate::directory::LdapArgs,
 
@@ -173,6 +190,14 @@ pub enum Command {
         /// How long to listen.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+    },
+    /// Restore a backup archive (`admin backup`) into the data dir, with no server running on
+    /// it: every part is checked before anything is written.
+    Restore {
+        file: PathBuf,
+        /// Replace what the data dir holds.
+        #[arg(long)]
+        force: bool,
     },
     /// Operator commands for the server running on this data dir (through its admin socket,
     /// which only the server's OS user can open).
@@ -218,6 +243,15 @@ impl Config {
         self.name
             .clone()
             .unwrap_or_else(natter_discovery::host_name)
+    }
+
+    /// The audit log's place and size.
+    pub fn audit(&self) -> crate::audit::AuditConfig {
+        crate::audit::AuditConfig {
+            dir: self.data_dir(),
+            max_bytes: self.audit_max_bytes,
+            keep: self.audit_keep,
+        }
     }
 
     /// Most messages one `fetch messages` may ask for.

@@ -36,6 +36,8 @@ pub struct FilesInner {
     pub store: Arc<dyn Store>,
     pub dir: FileDir,
     pub max_bytes: u64,
+    /// What one person's uploads may add up to (`--files-quota-bytes`).
+    pub quota_bytes: Option<u64>,
     /// Uploads per user, from the message budget; `None` without limits.
     pub rate: Option<Arc<limits::Buckets>>,
 }
@@ -71,6 +73,11 @@ enum FileError {
     Unauthorized,
     #[error("the file is larger than {0} bytes")]
     TooLarge(u64),
+    #[error(
+        "over your file quota: your files take {used} of the {quota} bytes you may use; \
+         delete some (or ask the operator for more)"
+    )]
+    OverQuota { used: u64, quota: u64 },
     #[error("no such file")]
     NotFound,
     #[error("too many uploads: try again in {} ms", .0.as_millis())]
@@ -89,7 +96,7 @@ impl IntoResponse for FileError {
     fn into_response(self) -> Response {
         let status = match &self {
             FileError::Unauthorized => StatusCode::UNAUTHORIZED,
-            FileError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            FileError::TooLarge(_) | FileError::OverQuota { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             FileError::NotFound => StatusCode::NOT_FOUND,
             FileError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             FileError::BadRequest(_) | FileError::Body(_) => StatusCode::BAD_REQUEST,
@@ -207,6 +214,21 @@ async fn upload(State(files): State<Files>, req: Request) -> Result<Response, Fi
     if declared.is_some_and(|n| n > max) {
         return Err(FileError::TooLarge(max));
     }
+    // What this upload may add: the quota's room, or the size limit, whichever is smaller.
+    let (room, used) = match files.0.quota_bytes {
+        Some(quota) => {
+            let used = files.0.store.uploaded_bytes(&me.user_id).await?;
+            (quota.saturating_sub(used), Some((used, quota)))
+        }
+        None => (u64::MAX, None),
+    };
+    let over_quota = || {
+        let (used, quota) = used.unwrap_or_default();
+        FileError::OverQuota { used, quota }
+    };
+    if declared.is_some_and(|n| n > room) {
+        return Err(over_quota());
+    }
     let name = match req.headers().get(FILE_NAME_HEADER) {
         Some(v) => clean_name(&v.to_str().ok().and_then(wire::decode_name).ok_or(
             FileError::BadRequest("X-File-Name is not percent-encoded UTF-8"),
@@ -230,6 +252,9 @@ async fn upload(State(files): State<Files>, req: Request) -> Result<Response, Fi
         size += chunk.len() as u64;
         if size > max {
             return Err(FileError::TooLarge(max));
+        }
+        if size > room {
+            return Err(over_quota());
         }
         hasher.update(&chunk);
         out.write_all(&chunk).await?;

@@ -25,7 +25,7 @@ use crate::files::{Files, FilesInner};
 use crate::serve::Closer;
 use crate::store::{StoreError, redis::RedisStore, sqlite::SqliteStore};
 use crate::tls::{Tls, TlsError};
-use crate::{Config, JoinPolicy, Limits, MessagePolicy, ServerState, admin, handlers};
+use crate::{Config, JoinPolicy, Limits, MessagePolicy, Parts, ServerState, admin, handlers};
 use natter_protocol::AuthInfo;
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +121,10 @@ impl Server {
             name: config.server_name(),
         };
         let described = directory.as_ref().map(|d| d.describe());
+        let audit = Arc::new(crate::audit::Audit::new(crate::audit::AuditConfig {
+            dir: data_dir.path().to_owned(),
+            ..config.audit()
+        }));
         let admin_path = data_dir.path().join(admin::SOCKET_FILE);
         let (router, close) = match &config.redis {
             None => {
@@ -133,14 +137,16 @@ impl Server {
                     cluster: None,
                     directory: directory.clone(),
                 };
-                let state = ServerState::new(
+                let state = ServerState::new(Parts {
                     store,
-                    Limits::from(config),
-                    policy,
-                    MessagePolicy::from(config),
-                    FileDir::new(config.files_dir()),
+                    limits: Limits::from(config),
+                    auth: policy,
+                    policy: MessagePolicy::from(config),
+                    files: FileDir::new(config.files_dir()),
                     directory,
-                );
+                    audit,
+                    data_dir: data_dir.path().to_owned(),
+                });
                 state
                     .refusals
                     .clone()
@@ -149,11 +155,21 @@ impl Server {
                 let (layer, io) = socket_io(config).with_state(state.clone()).build_layer();
                 handlers::register(&io);
                 crate::directory::recheck::spawn(state.clone(), io.clone());
+                if let Some(days) = config.retention_days {
+                    crate::retention::spawn(state.clone(), days);
+                }
                 admin::spawn(&admin_path, io.clone(), state)?;
                 (router(layer, config, health, auth_info, files), closer(io))
             }
             Some(url) => {
-                cluster_router(config, url, policy, directory, auth_info, &admin_path).await?
+                let shared = Shared {
+                    data_dir: data_dir.path().to_owned(),
+                    policy,
+                    directory,
+                    audit,
+                    auth_info,
+                };
+                cluster_router(config, url, shared, &admin_path).await?
             }
         };
         let listener = listen(config.listen).map_err(|source| ServeError::Bind {
@@ -209,14 +225,33 @@ impl Server {
 }
 
 /// Cluster mode: the Redis adapter for rooms and broadcasts, the Redis store, heartbeats.
+/// What a node is given besides its store: made the same way in both modes.
+struct Shared {
+    data_dir: std::path::PathBuf,
+    policy: JoinPolicy,
+    directory: Option<Arc<Directory>>,
+    audit: Arc<crate::audit::Audit>,
+    auth_info: AuthInfo,
+}
+
 async fn cluster_router(
     config: &Config,
     url: &str,
-    policy: JoinPolicy,
-    directory: Option<Arc<Directory>>,
-    auth_info: AuthInfo,
+    shared: Shared,
     admin_path: &std::path::Path,
 ) -> Result<(Router, Closer), ServeError> {
+    let Shared {
+        data_dir,
+        policy,
+        directory,
+        audit,
+        auth_info,
+    } = shared;
+    if config.retention_days.is_some() {
+        return Err(ServeError::Io(std::io::Error::other(
+            crate::store::redis::upkeep::RETENTION_IN_CLUSTER_MODE,
+        )));
+    }
     let redis_err = |source| ServeError::Redis {
         url: url.to_owned(),
         source,
@@ -244,14 +279,16 @@ async fn cluster_router(
         dir: url.into(),
         source,
     })?;
-    let state = ServerState::new(
-        store.clone(),
-        Limits::from(config),
-        policy,
-        MessagePolicy::from(config),
-        FileDir::new(config.files_dir()),
-        directory.clone(),
-    );
+    let state = ServerState::new(Parts {
+        store: store.clone(),
+        limits: Limits::from(config),
+        auth: policy,
+        policy: MessagePolicy::from(config),
+        files: FileDir::new(config.files_dir()),
+        directory: directory.clone(),
+        audit,
+        data_dir,
+    });
     state
         .refusals
         .clone()
@@ -281,6 +318,7 @@ fn files_for(config: &Config, state: &ServerState) -> Result<Files, ServeError> 
         store: state.store.clone(),
         dir: state.files.clone(),
         max_bytes: config.max_file_bytes,
+        quota_bytes: config.files_quota_bytes,
         rate: state.message_rate.clone(),
     })?)
 }

@@ -10,9 +10,12 @@
 //! - [`files`]: uploads, downloads and image previews over HTTP; [`file_dir`]: where their
 //!   bytes live.
 //! - [`admin`]: operator commands over a Unix socket in the data dir.
+//! - [`backup`]: backup archives of a running server, and restoring them.
+//! - [`audit`]: the audit log (sign-ins, operator actions, revocations, …) in the data dir.
 //! - [`limits`]: rate limits (token buckets).
 //! - [`memory`]: freed memory handed back to the system after bursts.
 //! - [`store`]: sessions, users, presence and messages behind one trait.
+//! - [`retention`]: messages older than `--retention-days` removed for good, hourly.
 //! - [`presence`]: ordering of one user's online/offline transitions, and announcing them
 //!   (the guide's events, or batched `presence` events for clients that ask).
 //! - [`http`]: the axum router (socket.io layer, `/healthz`, CORS) and serving.
@@ -22,6 +25,8 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod audit;
+pub mod backup;
 pub mod cluster;
 pub mod config;
 pub mod datadir;
@@ -35,6 +40,7 @@ pub mod limits;
 pub mod memory;
 pub mod presence;
 pub mod pubsub;
+pub mod retention;
 pub mod serve;
 pub mod store;
 pub mod tls;
@@ -140,17 +146,35 @@ pub struct ServerInner {
     pub files: file_dir::FileDir,
     /// The office directory, when new sessions are made only by it (`--ldap-url`).
     pub directory: Option<Arc<directory::Directory>>,
+    pub audit: Arc<audit::Audit>,
+    /// The data dir (backups are staged in it).
+    pub data_dir: std::path::PathBuf,
+}
+
+/// What a [`ServerState`] is made of.
+pub struct Parts {
+    pub store: Arc<dyn store::Store>,
+    pub limits: Limits,
+    pub auth: JoinPolicy,
+    pub policy: MessagePolicy,
+    pub files: file_dir::FileDir,
+    pub directory: Option<Arc<directory::Directory>>,
+    pub audit: Arc<audit::Audit>,
+    pub data_dir: std::path::PathBuf,
 }
 
 impl ServerState {
-    pub fn new(
-        store: Arc<dyn store::Store>,
-        limits: Limits,
-        auth: JoinPolicy,
-        policy: MessagePolicy,
-        files: file_dir::FileDir,
-        directory: Option<Arc<directory::Directory>>,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            store,
+            limits,
+            auth,
+            policy,
+            files,
+            directory,
+            audit,
+            data_dir,
+        } = parts;
         Self(Arc::new(ServerInner {
             store,
             message_rate: limits
@@ -176,6 +200,8 @@ impl ServerState {
             presence_batches: Arc::default(),
             files,
             directory,
+            audit,
+            data_dir,
         }))
     }
 }

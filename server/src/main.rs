@@ -25,6 +25,7 @@ async fn run() -> ExitCode {
     match &config.command {
         Some(Command::Admin { action }) => return run_admin(&config, action.clone()).await,
         Some(Command::Discover { interface, seconds }) => return discover(*interface, *seconds),
+        Some(Command::Restore { file, force }) => return restore(&config, file, *force),
         None => {}
     }
     datadir::restrict_new_files();
@@ -123,8 +124,87 @@ fn discover(interface: Option<IpAddr>, seconds: u64) -> ExitCode {
     }
 }
 
+/// `natter-server restore FILE`: the archive checked, then put in the data dir.
+fn restore(config: &Config, file: &std::path::Path, force: bool) -> ExitCode {
+    datadir::restrict_new_files();
+    let data_dir = config.data_dir();
+    match natter_server::backup::restore(file, &data_dir, force) {
+        Ok(manifest) => {
+            let c = manifest.counts;
+            natter_server::audit::Audit::new(natter_server::audit::AuditConfig {
+                dir: data_dir.clone(),
+                ..config.audit()
+            })
+            .record(
+                "restore",
+                serde_json::json!({"file": file.display().to_string(),
+                    "created_ms": manifest.created_ms, "counts": c}),
+            );
+            println!(
+                "restored {} into {}: {} users, {} sessions, {} messages, {} groups, {} files{}",
+                file.display(),
+                data_dir.display(),
+                c.users,
+                c.sessions,
+                c.messages,
+                c.groups,
+                c.files,
+                manifest
+                    .fingerprint
+                    .map(|f| format!("; certificate {f}"))
+                    .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `natter-server admin audit`: the audit log's records, one JSON line each.
+fn print_audit(config: &Config, since: Option<&str>, user: Option<String>) -> ExitCode {
+    let since_ms = match since.map(natter_server::audit::parse_since).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --since: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let filter = natter_server::audit::Filter { since_ms, user };
+    match natter_server::audit::read(&config.data_dir(), &filter) {
+        Ok(records) => {
+            for r in records {
+                println!("{r}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "error: reading the audit log in {}: {e}",
+                config.data_dir().display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `natter-server admin …`: one request to the running server's admin socket.
 async fn run_admin(config: &Config, mut action: admin::Action) -> ExitCode {
+    if let admin::Action::Audit { since, user } = &action {
+        return print_audit(config, since.as_deref(), user.clone());
+    }
+    // The server writes the archive: a path relative to here means nothing to it.
+    if let admin::Action::Backup { file } = &mut action {
+        match std::path::absolute(&*file) {
+            Ok(abs) => *file = abs,
+            Err(e) => {
+                eprintln!("error: {}: {e}", file.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if let admin::Action::ResetPassword { password, .. } = &mut action {
         eprintln!("new password (one line on standard input):");
         let mut line = String::new();

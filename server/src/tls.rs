@@ -141,6 +141,15 @@ pub fn fingerprint(cert_der: &[u8]) -> String {
     natter_protocol::format_fingerprint(&Sha256::digest(cert_der))
 }
 
+/// The fingerprint of the first certificate of a PEM chain (the server's own).
+pub fn fingerprint_of_pem(pem: &[u8]) -> Result<String, String> {
+    let first = CertificateDer::pem_slice_iter(pem)
+        .next()
+        .ok_or("no CERTIFICATE block")?
+        .map_err(|e| e.to_string())?;
+    Ok(fingerprint(&first))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

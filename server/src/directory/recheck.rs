@@ -102,6 +102,11 @@ pub async fn recheck<A: Adapter>(
         }
         tracing::info!(user = %account.user_id, name = %account.username, %reason, sessions = n,
             "directory recheck revoked a user's sessions");
+        app.audit.record(
+            "revoke",
+            serde_json::json!({"user": account.username, "user_id": account.user_id,
+                "sessions": n, "reason": reason, "by": "directory recheck"}),
+        );
         summary.revoked.push(Revoked {
             username: account.username,
             user_id: account.user_id,

@@ -76,7 +76,8 @@ async fn session_for(app: &ServerState, person: Person) -> Result<Identity, Auth
             }
             app.store.add_session(&session_id, &account.user_id).await?;
             return Ok(Identity::new(session_id, account.user_id, account.username)
-                .named(person.display_name));
+                .named(person.display_name)
+                .new_session("directory"));
         }
         let user_id = ids::new_user_id()?;
         let created = app
@@ -91,7 +92,9 @@ async fn session_for(app: &ServerState, person: Person) -> Result<Identity, Auth
             })
             .await?;
         if created.is_ok() {
-            return Ok(Identity::new(session_id, user_id, login).named(person.display_name));
+            return Ok(Identity::new(session_id, user_id, login)
+                .named(person.display_name)
+                .new_session("directory"));
         }
     }
     Err(Refusal::Unavailable.into())

@@ -34,6 +34,8 @@ pub struct Identity {
     pub receipts: bool,
     /// The socket takes presence batched (`batchPresence` in its handshake).
     pub batch_presence: bool,
+    /// How a new session was made (`None`: resumed), for the audit log.
+    pub signed_in: Option<&'static str>,
 }
 
 impl Identity {
@@ -46,6 +48,7 @@ impl Identity {
             display_name: None,
             receipts: true,
             batch_presence: false,
+            signed_in: None,
         }
     }
 }
@@ -68,6 +71,12 @@ impl Identity {
     /// Named by the directory.
     pub(super) fn named(mut self, display_name: Option<String>) -> Self {
         self.display_name = display_name;
+        self
+    }
+
+    /// A new session, made this way.
+    pub(super) fn new_session(mut self, how: &'static str) -> Self {
+        self.signed_in = Some(how);
         self
     }
 }
@@ -101,6 +110,7 @@ pub async fn authenticate<A: Adapter>(
 ) -> Result<(), AuthError> {
     let auth = auth.map(|Object(a)| a).unwrap_or_default();
     let addr = client_addr(&socket);
+    let tried = auth.username.clone();
     let batch_presence = auth.batch_presence;
     let mut identity = resolve_identity(&app, auth, addr)
         .await
@@ -120,9 +130,23 @@ pub async fn authenticate<A: Adapter>(
             AuthError::Refused(r) => {
                 tracing::debug!(sid = %socket.id, %addr, refusal = %r, "handshake refused");
                 app.refusals.count(r.message());
+                // A name was tried: a failed sign-in (a bare unknown sessionID is not one).
+                if tried.is_some() {
+                    app.audit.record(
+                        "sign_in_failed",
+                        serde_json::json!({"name": tried, "addr": addr.to_string(), "refusal": r.message()}),
+                    );
+                }
             }
             other => tracing::error!(sid = %socket.id, error = ?other, "handshake failed"),
         })?;
+    if let Some(how) = identity.signed_in {
+        app.audit.record(
+            "sign_in",
+            serde_json::json!({"user": identity.username, "user_id": identity.user_id,
+                "addr": addr.to_string(), "how": how}),
+        );
+    }
     identity.receipts = app.store.sends_receipts(&identity.user_id).await?;
     identity.batch_presence = batch_presence;
     socket.extensions.insert(super::Malformed::default());
@@ -221,7 +245,8 @@ async fn resolve_identity(
             session_id,
             account.user_id.clone(),
             account.username.clone(),
-        ));
+        )
+        .new_session("password"));
     }
     if let Some(buckets) = &app.new_identities
         && buckets.take(&addr.to_string()).is_err()
@@ -250,7 +275,7 @@ async fn resolve_identity(
         })
         .await?;
     created.map_err(|_| Refusal::NameTaken)?;
-    Ok(Identity::new(session_id, user_id, username.to_owned()))
+    Ok(Identity::new(session_id, user_id, username.to_owned()).new_session("new name"))
 }
 
 fn check_password_rule(password: &str) -> Result<(), Rejection> {
@@ -430,6 +455,10 @@ pub async fn on_logout<A: Adapter>(
         return;
     }
     tracing::info!(user = %me.user_id, "session revoked by its owner");
+    app.audit.record(
+        "logout",
+        serde_json::json!({"user": me.username, "user_id": me.user_id}),
+    );
     send_ack(ack, &Done { ok: true });
     if let Err(e) = io.to(ids::session_room(&me.session_id)).disconnect().await {
         tracing::warn!(user = %me.user_id, error = ?e, "could not disconnect a revoked session");

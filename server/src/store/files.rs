@@ -24,4 +24,11 @@ pub trait Files: Send + Sync {
     /// Whether the file was sent to `user_id`: in a private message to them, or to a group they
     /// are a member of now. (Its uploader, the only one who can send it, has it anyway.)
     async fn file_sent_to(&self, file_id: &str, user_id: &str) -> StoreResult<bool>;
+
+    /// The bytes of every file `user_id` uploaded (for `--files-quota-bytes`).
+    async fn uploaded_bytes(&self, user_id: &str) -> StoreResult<u64>;
+
+    /// Forgets the files `user_id` uploaded, once their messages are gone (a removed user: only
+    /// an uploader can send a file); their ids (the caller removes their bytes).
+    async fn forget_files_of(&self, user_id: &str) -> StoreResult<Vec<String>>;
 }

@@ -2,7 +2,7 @@
 //!
 //! Handlers only talk to [`Store`]; they never see SQL or Redis. It is one trait per concern
 //! ([`Identities`], [`Presence`], [`Messages`], [`Changes`], [`Awareness`], [`Groups`],
-//! [`Files`]) and `Store` is all of
+//! [`Files`], [`Upkeep`]: snapshots and retention) and `Store` is all of
 //! them plus the health check: each backend implements each concern in a file of that name
 //! (`sqlite/groups.rs`, `redis/groups.rs`), so a reader finds "groups" in a file named groups.
 //! The embedded SQLite implementation ([`sqlite::SqliteStore`]) is the default; the shared one
@@ -26,6 +26,7 @@ mod messages;
 mod presence;
 pub mod redis;
 pub mod sqlite;
+mod upkeep;
 
 use async_trait::async_trait;
 
@@ -38,6 +39,7 @@ pub use messages::{
     Conversation, Found, Inserted, Messages, NewMessage, SearchRequest, SearchUnsupported,
 };
 pub use presence::Presence;
+pub use upkeep::{Counts, Expired, Upkeep};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -55,6 +57,9 @@ pub enum StoreError {
     Commit(String),
     #[error("redis: {0}")]
     Redis(String),
+    /// This store cannot do it (what to do instead is in the text).
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -62,7 +67,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the handlers ask of a store.
 #[async_trait]
 pub trait Store:
-    Identities + Presence + Messages + Changes + Awareness + Groups + Files + Send + Sync + 'static
+    Identities
+    + Presence
+    + Messages
+    + Changes
+    + Awareness
+    + Groups
+    + Files
+    + Upkeep
+    + Send
+    + Sync
+    + 'static
 {
     /// Whether a write can be committed now (the writer runs, the disk has room, Redis
     /// answers): what `/healthz` reports.

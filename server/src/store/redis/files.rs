@@ -12,6 +12,11 @@ impl Files for RedisStore {
     async fn insert_file(&self, file: FileRecord) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let i = &file.info.file;
+        redis::cmd("SADD")
+            .arg(keys::user_files(&file.uploader))
+            .arg(&i.file_id)
+            .query_async::<()>(&mut conn)
+            .await?;
         redis::cmd("HSET")
             .arg(keys::file(&i.file_id))
             .arg("uploader")
@@ -71,5 +76,40 @@ impl Files for RedisStore {
             .query_async(&mut conn)
             .await?;
         Ok(found.into_iter().any(|f| f))
+    }
+
+    async fn uploaded_bytes(&self, user_id: &str) -> StoreResult<u64> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(keys::user_files(user_id))
+            .query_async(&mut conn)
+            .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hget(keys::file(id), "size");
+        }
+        let sizes: Vec<Option<u64>> = pipe.query_async(&mut conn).await?;
+        Ok(sizes.into_iter().flatten().sum())
+    }
+
+    async fn forget_files_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(keys::user_files(user_id))
+            .query_async(&mut conn)
+            .await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for id in &ids {
+            pipe.del(keys::file(id))
+                .del(keys::file_conversations(id))
+                .del(keys::file_messages(id));
+        }
+        pipe.del(keys::user_files(user_id));
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(ids)
     }
 }

@@ -24,6 +24,7 @@
 //! | `gsent:<g>:<user>` | sorted set | ids of the group's messages the user sent (unread = after the marker minus one's own) |
 //! | `file:<id>` | hash | an upload's record |
 //! | `file:<id>:convs` | set | the users and groups it was sent to (its uploader sent it) |
+//! | `user:<id>:files` | set | the fileIDs the user uploaded (quota, removal) |
 //! | `node:<node>:users` | set | users with a socket on that node |
 //! | `node:<node>:alive` | string, 4 s expiry | the node's heartbeat |
 //! | `node:<node>:health` | string, 60 s expiry | the node's last write probe (`/healthz`) |
@@ -132,6 +133,19 @@ pub fn group_sent(group_id: &str, user_id: &str) -> String {
 
 pub fn file(file_id: &str) -> String {
     format!("natter:file:{file_id}")
+}
+
+pub fn user_files(user_id: &str) -> String {
+    format!("natter:user:{user_id}:files")
+}
+
+/// Every file record's key (for migrations: the `:convs` and `:messages` sets match too).
+pub const ALL_FILES: &str = "natter:file:*";
+
+/// The fileID of a file record's key (`None` for the file's sets).
+pub fn file_id_of(key: &str) -> Option<&str> {
+    key.strip_prefix("natter:file:")
+        .filter(|id| !id.contains(':'))
 }
 
 pub fn file_conversations(file_id: &str) -> String {

@@ -4,8 +4,9 @@ use super::{RedisStore, keys, parse};
 use crate::store::StoreResult;
 
 /// 2: name sets and per-user session sets exist. 3: inbox sets exist. 4: every message is found
-/// by id (`msgconv`), and every file by the messages carrying it.
-const SCHEMA: i64 = 4;
+/// by id (`msgconv`), and every file by the messages carrying it. 5: each user's uploads are
+/// listed (`user:<id>:files`).
+const SCHEMA: i64 = 5;
 
 impl RedisStore {
     /// Brings data written by an older natter-server up to [`SCHEMA`]: name sets for existing
@@ -63,6 +64,23 @@ impl RedisStore {
                 }
             }
             pipe.query_async::<()>(&mut conn).await?;
+        }
+        for key in self.scan(keys::ALL_FILES).await? {
+            let Some(file_id) = keys::file_id_of(&key) else {
+                continue;
+            };
+            let uploader: Option<String> = redis::cmd("HGET")
+                .arg(&key)
+                .arg("uploader")
+                .query_async(&mut conn)
+                .await?;
+            if let Some(uploader) = uploader {
+                redis::cmd("SADD")
+                    .arg(keys::user_files(&uploader))
+                    .arg(file_id)
+                    .query_async::<()>(&mut conn)
+                    .await?;
+            }
         }
         redis::cmd("SET")
             .arg(keys::SCHEMA)

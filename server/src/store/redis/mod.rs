@@ -15,6 +15,7 @@ mod identities;
 pub mod keys;
 mod messages;
 mod migrate;
+pub mod upkeep;
 
 use std::collections::HashMap;
 use std::sync::RwLock;

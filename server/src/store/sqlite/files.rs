@@ -71,4 +71,34 @@ impl Files for SqliteStore {
         })
         .await
     }
+
+    async fn uploaded_bytes(&self, user_id: &str) -> StoreResult<u64> {
+        let uid = user_id.to_owned();
+        self.read(move |conn| {
+            let bytes: i64 = conn
+                .prepare_cached("SELECT coalesce(sum(size), 0) FROM files WHERE uploader = ?1")?
+                .query_row(params![uid], |r| r.get(0))?;
+            Ok(bytes.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn forget_files_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let uid = user_id.to_owned();
+        self.run(move |conn| {
+            let unsent: Vec<String> = conn
+                .prepare_cached(
+                    "SELECT file_id FROM files WHERE uploader = ?1 AND NOT EXISTS \
+                     (SELECT 1 FROM messages WHERE attachment_id = files.file_id)",
+                )?
+                .query_map(params![uid], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut forget = conn.prepare_cached("DELETE FROM files WHERE file_id = ?1")?;
+            for id in &unsent {
+                forget.execute(params![id])?;
+            }
+            Ok(unsent)
+        })
+        .await
+    }
 }

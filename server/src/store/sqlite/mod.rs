@@ -30,6 +30,7 @@ mod schema;
 mod search;
 #[cfg(test)]
 mod tests;
+mod upkeep;
 mod writer;
 
 use std::path::Path;

@@ -14,6 +14,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_groups_files_search.sql"),
     include_str!("migrations/006_everyday_messaging.sql"),
     include_str!("migrations/007_directory_sign_in.sql"),
+    include_str!("migrations/008_operations.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
