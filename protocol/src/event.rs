@@ -82,3 +82,10 @@ pub const REACTION: &str = "reaction";
 pub const SET_STATUS: &str = "set status";
 /// Extension. Server → everyone but the sending socket: [`crate::StatusChange`].
 pub const STATUS: &str = "status";
+/// Extension. Server → every online socket: a new [`crate::Announcement`] from the operator.
+pub const ANNOUNCEMENT: &str = "announcement";
+/// Extension. Server → a socket at login, after `groups`: the [`crate::Announcement`]s still
+/// standing (a list, possibly empty).
+pub const ANNOUNCEMENTS: &str = "announcements";
+/// Extension. Server → every online socket: [`crate::AnnouncementWithdrawn`].
+pub const ANNOUNCEMENT_WITHDRAWN: &str = "announcement withdrawn";

@@ -206,6 +206,14 @@ pub enum AppEvent {
     Reaction { change: crate::ReactionChange },
     /// The server's `status` (someone else's, or ours from another device or the app itself).
     Status { change: crate::StatusChange },
+    /// The server's `announcements` at login: the ones standing (replaces the list).
+    Announcements {
+        announcements: Vec<crate::Announcement>,
+    },
+    /// The server's `announcement`: a new one from the operator.
+    Announcement { announcement: crate::Announcement },
+    /// The server's `announcement withdrawn`.
+    AnnouncementWithdrawn { id: u64 },
 }
 
 /// An upload in progress, finished or failed, as the conversation shows it.
@@ -338,6 +346,8 @@ pub struct Preferences {
     /// Set by the app, not the person: the status is away because they left the desktop
     /// idle (it comes back to available on activity); a state they chose stays.
     pub auto_away: bool,
+    /// Announcements the person dismissed (their ids), so their banners stay closed.
+    pub dismissed_announcements: std::collections::BTreeSet<u64>,
 }
 
 /// How much of a conversation raises notifications.

@@ -12,6 +12,7 @@
 //! - [`changes`]: edits, deletions, replies, reactions; [`status`]: available, away, busy;
 //! - [`groups`], [`files`], [`awareness`] (read markers, receipts, typing);
 //! - [`directory`]: how a server signs people in (`GET /auth-info`);
+//! - [`announcements`]: what the operator tells everyone;
 //! - [`error`]: acks (`{ok}`, `{error, code}`); [`object`]: payloads are objects;
 //! - [`names`]: the rules for names and message content;
 //! - [`ipc`]: between the desktop shell and its UI (never on the network);
@@ -20,6 +21,7 @@
 //! This crate depends on serde only (rust_socketio too with the `rust-socketio` feature), so
 //! it builds for the server, the Tauri shell and wasm.
 
+pub mod announcements;
 pub mod awareness;
 pub mod changes;
 pub mod client;
@@ -37,6 +39,7 @@ pub mod object;
 pub mod status;
 pub mod users;
 
+pub use announcements::*;
 pub use awareness::*;
 pub use changes::*;
 pub use directory::{AUTH_INFO_PATH, AuthInfo};

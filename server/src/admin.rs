@@ -46,6 +46,20 @@ pub enum Action {
     /// Check the people the directory signed in against it now: whoever left it, left the
     /// server's group or was disabled loses their sessions.
     Recheck,
+    /// Announce TEXT to everyone: every open window now, everyone else at their next login,
+    /// until it expires (`--until 2h`) or is withdrawn. `--list` shows them; `--withdraw ID`
+    /// ends one.
+    Announce {
+        #[arg(required_unless_present_any = ["list", "withdraw"], conflicts_with_all = ["list", "withdraw"])]
+        text: Option<String>,
+        /// How long it stands (`90min`, `2h`, `3days`) [default: until withdrawn].
+        #[arg(long, requires = "text")]
+        until: Option<String>,
+        #[arg(long, conflicts_with = "withdraw")]
+        list: bool,
+        #[arg(long)]
+        withdraw: Option<u64>,
+    },
     /// Write a backup archive of the running server to FILE (the database as of now, the
     /// certificate and key, the files); writes go on meanwhile.
     Backup { file: std::path::PathBuf },
@@ -108,6 +122,8 @@ enum AdminError {
     Store(#[from] StoreError),
     #[error("hashing the password: {0}")]
     Hash(#[from] crate::accounts::PasswordError),
+    #[error("announce: {0}")]
+    Announce(String),
     #[error("backup: {0}")]
     Backup(#[from] crate::backup::BackupError),
     #[error("recheck: {0}")]
@@ -192,7 +208,11 @@ impl Action {
             | Action::ResetPassword { user, .. }
             | Action::Rename { user, .. }
             | Action::Remove { user } => Some(user),
-            Action::List | Action::Recheck | Action::Audit { .. } | Action::Backup { .. } => None,
+            Action::List
+            | Action::Recheck
+            | Action::Audit { .. }
+            | Action::Backup { .. }
+            | Action::Announce { .. } => None,
         }
     }
 }
@@ -207,6 +227,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::Recheck => "recheck",
         Action::Audit { .. } => "audit",
         Action::Backup { .. } => "backup",
+        Action::Announce { .. } => "announce",
     }
 }
 
@@ -344,6 +365,12 @@ async fn perform<A: Adapter>(
             let summary = crate::directory::recheck::recheck(app, io).await?;
             Ok(done(summary.to_string()))
         }
+        Action::Announce {
+            text,
+            until,
+            list,
+            withdraw,
+        } => announce(io, app, text, until, list, withdraw).await,
         Action::Backup { file } => {
             let sources = crate::backup::Sources {
                 store: app.store.clone(),
@@ -373,6 +400,83 @@ async fn perform<A: Adapter>(
             users: Vec::new(),
         }),
     }
+}
+
+/// `announce`: a new one to everyone, the list, or one withdrawn.
+async fn announce<A: Adapter>(
+    io: &SocketIo<A>,
+    app: &ServerState,
+    text: Option<String>,
+    until: Option<String>,
+    list: bool,
+    withdraw: Option<u64>,
+) -> Result<Answer, AdminError> {
+    if list {
+        let now = natter_protocol::now_ms();
+        let lines: Vec<String> = app
+            .store
+            .all_announcements()
+            .await?
+            .into_iter()
+            .map(|r| {
+                let a = r.announcement;
+                let state = if r.withdrawn {
+                    "withdrawn".to_owned()
+                } else if !a.active_at(now) {
+                    "expired".to_owned()
+                } else {
+                    match a.until {
+                        Some(u) => format!("standing for {} more min", (u - now) / 60_000 + 1),
+                        None => "standing".to_owned(),
+                    }
+                };
+                format!("{:>4}  {state:<24} {}", a.id, a.text)
+            })
+            .collect();
+        return Ok(done(if lines.is_empty() {
+            "no announcements".into()
+        } else {
+            lines.join("\n")
+        }));
+    }
+    if let Some(id) = withdraw {
+        if !app.store.withdraw_announcement(id).await? {
+            return Err(AdminError::Announce(format!("no standing announcement {id}")));
+        }
+        let gone = natter_protocol::AnnouncementWithdrawn { id };
+        if let Err(e) = io.emit(event::ANNOUNCEMENT_WITHDRAWN, &gone).await {
+            tracing::warn!(error = ?e, "could not tell of a withdrawn announcement");
+        }
+        app.audit.record("withdraw_announcement", serde_json::json!({"id": id}));
+        return Ok(done(format!("withdrew announcement {id}")));
+    }
+    let text = text.unwrap_or_default().trim().to_owned();
+    if text.is_empty() || text.chars().count() > natter_protocol::ANNOUNCEMENT_MAX_CHARS {
+        return Err(AdminError::Announce(format!(
+            "an announcement has 1 to {} characters",
+            natter_protocol::ANNOUNCEMENT_MAX_CHARS
+        )));
+    }
+    if !text.chars().all(natter_protocol::allowed_in_content) {
+        return Err(AdminError::Announce("control characters are not allowed".into()));
+    }
+    let until = match until {
+        Some(d) => {
+            let d = humantime::parse_duration(&d)
+                .map_err(|e| AdminError::Announce(format!("--until {d:?}: {e}")))?;
+            Some(natter_protocol::now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2))
+        }
+        None => None,
+    };
+    let a = app.store.announce(&text, until).await?;
+    if let Err(e) = io.emit(event::ANNOUNCEMENT, &a).await {
+        tracing::warn!(error = ?e, "could not send an announcement to the online sockets");
+    }
+    app.audit.record(
+        "announce",
+        serde_json::json!({"id": a.id, "text": a.text, "until": a.until}),
+    );
+    Ok(done(format!("announced {} to everyone", a.id)))
 }
 
 /// The client side: sends `action` to the server running on `data_dir` and returns its answer.

@@ -493,6 +493,32 @@ async fn everyday_messaging_in_the_window() {
     .await;
     bus.set_idle(0).await;
     assert_eq!(next_status(&mut bob.client).await.0, "available");
+
+    // The operator's announcement: a banner, and a notification even under do-not-disturb.
+    click(&c, "[data-testid=settings]").await;
+    click(&c, "[data-testid=dnd]").await;
+    let prefs = home.path().join("data/lan.natter.desktop/preferences.json");
+    eventually("do-not-disturb saved", || async {
+        let saved = std::fs::read_to_string(&prefs).ok()?;
+        saved.contains("\"doNotDisturb\": true").then_some(())
+    })
+    .await;
+    let (ok, out, err) = server.admin(&["announce", "Fire drill at 11:00"], "").await;
+    assert!(ok, "{out}{err}");
+    let shown = notified(&bus, "Fire drill at 11:00").await;
+    assert_eq!(shown["summary"], "Announcement");
+    let banner = eventually("the banner", || text(&c, "[data-testid=announcement] .text")).await;
+    assert_eq!(banner, "Fire drill at 11:00");
+    click(&c, "[data-testid=dismiss-announcement]").await;
+    eventually("the banner dismissed", || async {
+        find(&c, "[data-testid=announcement]").await.is_some().then_none()
+    })
+    .await;
+    eventually("the dismissal kept", || async {
+        let saved = std::fs::read_to_string(&prefs).ok()?;
+        saved.contains("dismissedAnnouncements").then_some(())
+    })
+    .await;
     close_app(c, &app).await;
     driver.stop().await;
 }

@@ -337,6 +337,11 @@ pub async fn on_connect<A: Adapter>(
         Ok(groups) => emit(&socket, event::GROUPS, &groups),
         Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list groups"),
     }
+    // What the operator announced meanwhile (always, even empty: the list is complete).
+    match app.store.standing_announcements(natter_protocol::now_ms()).await {
+        Ok(standing) => emit(&socket, event::ANNOUNCEMENTS, &standing),
+        Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list announcements"),
+    }
 
     let change = PresenceChange::online(&me.user_id, &me.username).named(me.display_name.clone());
     presence::announce(&io, Some(me.user_id.clone()), &app.presence_batches, change).await;

@@ -2,7 +2,7 @@
 //!
 //! Handlers only talk to [`Store`]; they never see SQL or Redis. It is one trait per concern
 //! ([`Identities`], [`Presence`], [`Messages`], [`Changes`], [`Awareness`], [`Groups`],
-//! [`Files`], [`Upkeep`]: snapshots and retention) and `Store` is all of
+//! [`Files`], [`Upkeep`]: snapshots and retention, [`Announcements`]) and `Store` is all of
 //! them plus the health check: each backend implements each concern in a file of that name
 //! (`sqlite/groups.rs`, `redis/groups.rs`), so a reader finds "groups" in a file named groups.
 //! The embedded SQLite implementation ([`sqlite::SqliteStore`]) is the default; the shared one
@@ -17,6 +17,7 @@
 //!   before names were compared this way may hold such pairs: both keep working);
 //! - a revoked session is refused by every node from the moment `revoke_*` returns.
 
+mod announcements;
 mod awareness;
 mod changes;
 mod files;
@@ -30,6 +31,7 @@ mod upkeep;
 
 use async_trait::async_trait;
 
+pub use announcements::{AnnouncementRecord, Announcements};
 pub use awareness::{Awareness, MAX_UNREAD_COUNTED, Marked, NotInConversation, ReadState};
 pub use changes::{ChangeRefused, Changed, Changes, Deletion, Reaction};
 pub use files::{FileRecord, Files};
@@ -75,6 +77,7 @@ pub trait Store:
     + Groups
     + Files
     + Upkeep
+    + Announcements
     + Send
     + Sync
     + 'static

@@ -93,6 +93,15 @@ impl Manager {
             event::STATUS => AppEvent::Status {
                 change: decode(name, payload)?,
             },
+            event::ANNOUNCEMENTS => AppEvent::Announcements {
+                announcements: decode(name, payload)?,
+            },
+            event::ANNOUNCEMENT => AppEvent::Announcement {
+                announcement: decode(name, payload)?,
+            },
+            event::ANNOUNCEMENT_WITHDRAWN => AppEvent::AnnouncementWithdrawn {
+                id: decode::<natter_protocol::AnnouncementWithdrawn>(name, payload)?.id,
+            },
             other => {
                 tracing::debug!(event = other, "ignored server event");
                 return None;

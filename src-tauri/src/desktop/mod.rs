@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use natter_protocol::ipc::{AppEvent, EVENT, Preferences};
-use natter_protocol::{Message, Status, StatusState};
+use natter_protocol::{Announcement, Message, Status, StatusState};
 use tauri::{AppHandle, Emitter, Manager, Runtime, UserAttentionType};
 use tokio::sync::mpsc;
 
@@ -41,6 +41,8 @@ struct Inner {
     prefs: Preferences,
     /// Each conversation's notification on screen.
     shown: HashMap<String, Shown>,
+    /// Announcements already notified in this run (a reconnect lists them again).
+    announced: std::collections::HashSet<u64>,
     unread: u32,
     connection: String,
 }
@@ -238,6 +240,10 @@ impl Desktop {
                 self.refresh_tray(app);
             }
             AppEvent::Message { message } => self.on_message(app, message),
+            AppEvent::Announcement { announcement } => {
+                self.on_announcements(app, std::slice::from_ref(announcement));
+            }
+            AppEvent::Announcements { announcements } => self.on_announcements(app, announcements),
             AppEvent::MessageDeleted { change } => self.on_deleted(change.id),
             AppEvent::Read { marker } => {
                 // Read on this or another device: its notification has done its job.
@@ -248,6 +254,37 @@ impl Desktop {
             }
             _ => {}
         }
+    }
+
+    /// Announcements raise a notification each, even under do-not-disturb or busy: the
+    /// operator's word (a fire drill) is for everyone. Once per run, none the person dismissed.
+    fn on_announcements<R: Runtime>(&self, app: &AppHandle<R>, list: &[Announcement]) {
+        let now = natter_protocol::now_ms();
+        let fresh: Vec<Pending> = {
+            let mut inner = self.lock();
+            let standing: Vec<&Announcement> = list
+                .iter()
+                .filter(|a| a.active_at(now) && !inner.prefs.dismissed_announcements.contains(&a.id))
+                .collect();
+            standing
+                .into_iter()
+                .filter(|a| inner.announced.insert(a.id))
+                .map(Pending::announcement)
+                .collect()
+        };
+        for pending in fresh {
+            self.show(app, pending);
+        }
+    }
+
+    fn show<R: Runtime>(&self, app: &AppHandle<R>, pending: Pending) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = queue.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tauri::async_runtime::spawn(notify::show_in_order(app.clone(), rx));
+            tx
+        });
+        let _ = tx.send(pending);
     }
 
     fn on_message<R: Runtime>(&self, app: &AppHandle<R>, message: &Message) {
@@ -280,13 +317,7 @@ impl Desktop {
             }
             Pending::of(&inner, message, conversation)
         };
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = queue.get_or_insert_with(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tauri::async_runtime::spawn(notify::show_in_order(app.clone(), rx));
-            tx
-        });
-        let _ = tx.send(pending);
+        self.show(app, pending);
     }
 
     /// A message was deleted: a notification showing it closes.

@@ -81,6 +81,8 @@ pub(super) struct Pending {
     pub message: u64,
     pub name: String,
     pub content: String,
+    /// The operator's announcement: its text shows even with "hide message text".
+    pub announcement: bool,
 }
 
 impl Pending {
@@ -103,6 +105,18 @@ impl Pending {
                 (Some(a), true) => format!("File: {}", a.name),
                 _ => message.content.clone(),
             },
+            announcement: false,
+        }
+    }
+
+    /// The notification an announcement raises (a click brings the window and its banner).
+    pub fn announcement(a: &natter_protocol::Announcement) -> Self {
+        Pending {
+            conversation: format!("announcement:{}", a.id),
+            message: 0,
+            name: "Announcement".into(),
+            content: a.text.clone(),
+            announcement: true,
         }
     }
 }
@@ -125,7 +139,15 @@ pub(super) async fn show_in_order<R: Runtime>(
                 None => (None, 1, inner.prefs.clone()),
             }
         };
-        let (summary, body) = notification_text(&prefs, &p.name, count, &p.content);
+        let (summary, body) = if p.announcement {
+            let shown = Preferences {
+                hide_text: false,
+                ..prefs
+            };
+            notification_text(&shown, &p.name, 1, &p.content)
+        } else {
+            notification_text(&prefs, &p.name, count, &p.content)
+        };
         let mut n = notify_rust::Notification::new();
         n.appname("Natter")
             .summary(&summary)

@@ -9,6 +9,7 @@ use super::groups::NewGroup;
 use super::search::Search;
 use super::settings::Settings;
 use super::sidebar::{GroupItem, PersonItem};
+use super::announcements::Announcements;
 use super::status_menu::StatusMenu;
 use crate::dom::initial;
 use crate::shell;
@@ -76,6 +77,7 @@ pub fn Chat(state: RwSignal<UiState>) -> impl IntoView {
                 </ul>
             </aside>
             <section class="panel">
+                <Announcements state/>
                 <Show when=move || state.with(|s| s.selected_conversation().is_some())
                     fallback=|| view! { <div class="empty">"Pick someone to start a conversation."</div> }>
                     <Conversation state/>

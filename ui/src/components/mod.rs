@@ -2,6 +2,7 @@
 //! into shell calls; every rule is in the state.
 
 pub mod actions;
+pub mod announcements;
 pub mod chat;
 pub mod composer;
 pub mod content;

@@ -5,9 +5,11 @@
 //! history paging, read markers, typing shown, the timeline), [`changes`] (edits, deletions,
 //! reactions, statuses), [`search`] (results and the
 //! message they bring into view), [`uploads`], [`typing`] (how often we say we type, or that the window is used),
-//! [`compose`] (shortcodes, the `@` picker, replying and editing), and
+//! [`compose`] (shortcodes, the `@` picker, replying and editing), [`announcements`]
+//! (the operator's banners), and
 //! [`views`], what the components are given to render.
 
+mod announcements;
 mod changes;
 mod compose;
 mod conversation;
@@ -51,6 +53,8 @@ pub struct UiState {
     pub search: Option<(String, Vec<Message>)>,
     /// A message to bring into view (a search result), loaded by paging back if needed.
     pub focus: Option<u64>,
+    /// The operator's announcements standing (as the server last said).
+    announcements: Vec<natter_protocol::Announcement>,
 }
 
 impl Default for UiState {
@@ -68,6 +72,7 @@ impl Default for UiState {
             uploads: Vec::new(),
             search: None,
             focus: None,
+            announcements: Vec::new(),
         }
     }
 }
@@ -231,6 +236,9 @@ impl UiState {
             AppEvent::MessageDeleted { change } => self.apply_delete(change),
             AppEvent::Reaction { change } => self.apply_reaction(change),
             AppEvent::Status { change } => self.apply_status(change),
+            AppEvent::Announcements { announcements } => self.replace_announcements(announcements),
+            AppEvent::Announcement { announcement } => self.add_announcement(announcement),
+            AppEvent::AnnouncementWithdrawn { id } => self.withdraw_announcement(id),
         }
     }
 }

@@ -25,6 +25,9 @@
 //! | `file:<id>` | hash | an upload's record |
 //! | `file:<id>:convs` | set | the users and groups it was sent to (its uploader sent it) |
 //! | `user:<id>:files` | set | the fileIDs the user uploaded (quota, removal) |
+//! | `announcements` | hash | announcement id → its JSON |
+//! | `announcements:withdrawn` | set | withdrawn announcement ids |
+//! | `announcement_seq` | counter | the last announcement id given |
 //! | `node:<node>:users` | set | users with a socket on that node |
 //! | `node:<node>:alive` | string, 4 s expiry | the node's heartbeat |
 //! | `node:<node>:health` | string, 60 s expiry | the node's last write probe (`/healthz`) |
@@ -134,6 +137,13 @@ pub fn group_sent(group_id: &str, user_id: &str) -> String {
 pub fn file(file_id: &str) -> String {
     format!("natter:file:{file_id}")
 }
+
+/// Announcements: id → JSON.
+pub const ANNOUNCEMENTS: &str = "natter:announcements";
+/// The ids of withdrawn announcements.
+pub const ANNOUNCEMENTS_WITHDRAWN: &str = "natter:announcements:withdrawn";
+/// The last announcement id given.
+pub const ANNOUNCEMENT_SEQ: &str = "natter:announcement_seq";
 
 pub fn user_files(user_id: &str) -> String {
     format!("natter:user:{user_id}:files")

@@ -6,6 +6,7 @@
 //! [`changes`], [`awareness`],
 //! [`groups`], [`files`]), and [`migrate`] for data written by older versions.
 
+mod announcements;
 mod awareness;
 mod changes;
 mod cluster;

@@ -16,6 +16,7 @@
 //!   [`rows`], full-text search in [`search`]. Dependencies run one way: this module →
 //!   [`writer`] → [`search`] → [`rows`].
 
+mod announcements;
 mod awareness;
 mod changes;
 mod checkpoint;
