@@ -39,9 +39,10 @@ mod tests {
 
     #[test]
     fn announcements_read_as_documented_and_expire() {
-        let a: Announcement =
-            serde_json::from_value(json!({"id": 3, "text": "fire drill at 11", "ts": 10, "until": 20}))
-                .unwrap();
+        let a: Announcement = serde_json::from_value(
+            json!({"id": 3, "text": "fire drill at 11", "ts": 10, "until": 20}),
+        )
+        .unwrap();
         assert!(a.active_at(19) && !a.active_at(20));
         let open = Announcement { until: None, ..a };
         assert!(open.active_at(i64::MAX));

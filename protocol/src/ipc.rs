@@ -79,6 +79,9 @@ pub mod command {
     pub const ACTIVITY: &str = "activity";
     /// `{server: String}` (as typed) → [`crate::AuthInfo`]: how that server signs people in.
     pub const AUTH_INFO: &str = "auth_info";
+    /// [`super::ExportArgs`] → `Option<String>`: the conversation saved as a web page and JSON
+    /// (the save dialog asks where, unless `path` is given); where it went, `None` if cancelled.
+    pub const EXPORT_CONVERSATION: &str = "export_conversation";
 }
 
 /// The connection as the person sees it.
@@ -429,6 +432,13 @@ pub struct AddMembersArgs {
 #[serde(rename_all = "camelCase")]
 pub struct GroupArgs {
     pub group_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportArgs {
+    pub with: String,
+    pub title: String,
+    pub path: Option<String>,
 }
 
 /// [`command::AUTH_INFO`]'s argument: the server address as typed.

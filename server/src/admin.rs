@@ -60,6 +60,12 @@ pub enum Action {
         #[arg(long)]
         withdraw: Option<u64>,
     },
+    /// Export everything of USER (profile, conversations with their messages, groups, the
+    /// files they sent) to FILE, a tar archive of JSON and the files.
+    Export {
+        user: String,
+        file: std::path::PathBuf,
+    },
     /// Write a backup archive of the running server to FILE (the database as of now, the
     /// certificate and key, the files); writes go on meanwhile.
     Backup { file: std::path::PathBuf },
@@ -122,6 +128,8 @@ enum AdminError {
     Store(#[from] StoreError),
     #[error("hashing the password: {0}")]
     Hash(#[from] crate::accounts::PasswordError),
+    #[error("export: {0}")]
+    Export(#[from] crate::export::ExportError),
     #[error("announce: {0}")]
     Announce(String),
     #[error("backup: {0}")]
@@ -205,6 +213,7 @@ impl Action {
     fn target(&self) -> Option<&str> {
         match self {
             Action::Revoke { user }
+            | Action::Export { user, .. }
             | Action::ResetPassword { user, .. }
             | Action::Rename { user, .. }
             | Action::Remove { user } => Some(user),
@@ -227,6 +236,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::Recheck => "recheck",
         Action::Audit { .. } => "audit",
         Action::Backup { .. } => "backup",
+        Action::Export { .. } => "export",
         Action::Announce { .. } => "announce",
     }
 }
@@ -371,6 +381,19 @@ async fn perform<A: Adapter>(
             list,
             withdraw,
         } => announce(io, app, text, until, list, withdraw).await,
+        Action::Export { user, file } => {
+            let account = find(app, &user).await?;
+            let e = crate::export::export(app, &account, &file).await?;
+            Ok(done(format!(
+                "exported {} ({}) to {}: {} conversations, {} messages, {} files",
+                account.username,
+                account.user_id,
+                file.display(),
+                e.conversations,
+                e.messages,
+                e.files
+            )))
+        }
         Action::Backup { file } => {
             let sources = crate::backup::Sources {
                 store: app.store.clone(),
@@ -441,13 +464,16 @@ async fn announce<A: Adapter>(
     }
     if let Some(id) = withdraw {
         if !app.store.withdraw_announcement(id).await? {
-            return Err(AdminError::Announce(format!("no standing announcement {id}")));
+            return Err(AdminError::Announce(format!(
+                "no standing announcement {id}"
+            )));
         }
         let gone = natter_protocol::AnnouncementWithdrawn { id };
         if let Err(e) = io.emit(event::ANNOUNCEMENT_WITHDRAWN, &gone).await {
             tracing::warn!(error = ?e, "could not tell of a withdrawn announcement");
         }
-        app.audit.record("withdraw_announcement", serde_json::json!({"id": id}));
+        app.audit
+            .record("withdraw_announcement", serde_json::json!({"id": id}));
         return Ok(done(format!("withdrew announcement {id}")));
     }
     let text = text.unwrap_or_default().trim().to_owned();
@@ -458,7 +484,9 @@ async fn announce<A: Adapter>(
         )));
     }
     if !text.chars().all(natter_protocol::allowed_in_content) {
-        return Err(AdminError::Announce("control characters are not allowed".into()));
+        return Err(AdminError::Announce(
+            "control characters are not allowed".into(),
+        ));
     }
     let until = match until {
         Some(d) => {

@@ -196,7 +196,7 @@ async fn run_admin(config: &Config, mut action: admin::Action) -> ExitCode {
         return print_audit(config, since.as_deref(), user.clone());
     }
     // The server writes the archive: a path relative to here means nothing to it.
-    if let admin::Action::Backup { file } = &mut action {
+    if let admin::Action::Backup { file } | admin::Action::Export { file, .. } = &mut action {
         match std::path::absolute(&*file) {
             Ok(abs) => *file = abs,
             Err(e) => {

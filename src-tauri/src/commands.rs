@@ -108,6 +108,44 @@ pub fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<(), AppErr
     crate::links::open(&app, &url)
 }
 
+/// Saves the conversation with `with` as a web page (and JSON beside it) where the person
+/// chooses (the save dialog), or at `path` when given; where it went (`None`: cancelled).
+#[tauri::command]
+pub async fn export_conversation<R: Runtime>(
+    app: AppHandle<R>,
+    conn: State<'_, Connection>,
+    desktop: State<'_, Desktop>,
+    with: String,
+    title: String,
+    path: Option<String>,
+) -> Result<Option<String>, AppError> {
+    let path = match path {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            use tauri_plugin_dialog::DialogExt;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let suggested = format!("{}.html", title.replace(['/', '\\'], "_"));
+            app.dialog()
+                .file()
+                .set_title("Export conversation")
+                .set_file_name(&suggested)
+                .add_filter("Web page", &["html"])
+                .save_file(move |chosen| {
+                    let _ = tx.send(chosen);
+                });
+            let Some(chosen) = rx.await.ok().flatten() else {
+                return Ok(None);
+            };
+            chosen
+                .into_path()
+                .map_err(|e| AppError::Local(e.to_string()))?
+        }
+    };
+    let (names, me) = desktop.names_and_me();
+    let saved = crate::export::export(&conn, &names, &me, &with, &title, &path).await?;
+    Ok(Some(saved.to_string_lossy().into_owned()))
+}
+
 #[tauri::command]
 pub async fn auth_info(server: String) -> Result<natter_protocol::AuthInfo, AppError> {
     crate::auth_info::fetch(&server).await

@@ -8,6 +8,7 @@
 //! - [`lan`]: servers found on the LAN for the login screen.
 //! - [`files`]: uploads, downloads and previews over the server's HTTP routes.
 //! - [`links`]: links in messages, opened in the system's browser.
+//! - [`export`]: a conversation saved as a web page and JSON.
 //! - [`auth_info`]: how a server signs people in (the office directory, or names).
 
 pub mod auth_info;
@@ -15,6 +16,7 @@ pub mod commands;
 pub mod connection;
 pub mod desktop;
 pub mod error;
+pub mod export;
 pub mod files;
 pub mod lan;
 pub mod links;
@@ -102,6 +104,7 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::open_url,
         commands::activity,
         commands::auth_info,
+        commands::export_conversation,
     ]
 }
 

@@ -63,7 +63,10 @@ async fn announcements_reach_everyone_until_they_end() {
         "the short one expired"
     );
     let list = announce(&server, &["--list"]).await;
-    assert!(list.contains("standing") && list.contains("expired"), "{list}");
+    assert!(
+        list.contains("standing") && list.contains("expired"),
+        "{list}"
+    );
 
     // Withdrawn: the online hear it, the next logins do not get it.
     announce(&server, &["--withdraw", &live.id.to_string()]).await;
@@ -81,7 +84,10 @@ async fn announcements_reach_everyone_until_they_end() {
     let (ok, log, err) = server.admin(&["audit"], "").await;
     assert!(ok, "{err}");
     for action in ["announce", "withdraw_announcement", "sign_in", "admin"] {
-        assert!(log.contains(&format!("\"action\":\"{action}\"")), "{action}: {log}");
+        assert!(
+            log.contains(&format!("\"action\":\"{action}\"")),
+            "{action}: {log}"
+        );
     }
     let (_, bob_only, _) = server.admin(&["audit", "--user", "bob"], "").await;
     assert!(
@@ -101,5 +107,8 @@ async fn an_announcement_on_one_node_reaches_the_others() {
     announce(&second, &["Maintenance tonight at 22:00"]).await;
     let live = on_first.client.next(event::ANNOUNCEMENT).await;
     assert_eq!(live["text"], "Maintenance tonight at 22:00");
-    assert_eq!(at_login(&first, "bob").await, ["Maintenance tonight at 22:00"]);
+    assert_eq!(
+        at_login(&first, "bob").await,
+        ["Maintenance tonight at 22:00"]
+    );
 }

@@ -76,6 +76,37 @@ async fn chip_is(c: &Client, id: u64, emoji: &str, count: &str, mine: bool) {
     .await;
 }
 
+/// Types `path` into the desktop's save dialog titled `title` and confirms it, as a person
+/// would (the dialog is GTK's, outside the webview and WebDriver's reach).
+async fn save_in_dialog(title: &str, path: &std::path::Path) {
+    let window = eventually("the save dialog", || async {
+        let out = tokio::process::Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", title])
+            .output()
+            .await
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .map(str::to_owned)
+    })
+    .await;
+    let path = path.display().to_string();
+    for args in [
+        vec!["windowactivate", "--sync", window.as_str()],
+        vec!["key", "--clearmodifiers", "ctrl+a"],
+        vec!["type", "--delay", "20", path.as_str()],
+        vec!["key", "Return"],
+    ] {
+        let done = tokio::process::Command::new("xdotool")
+            .args(&args)
+            .status()
+            .await
+            .expect("xdotool");
+        assert!(done.success(), "xdotool {args:?}");
+    }
+}
+
 /// Empties the field `css` with the keyboard (WebDriver's clear sends no `input` event).
 async fn clear_field(c: &Client, css: &str) {
     let el = eventually(css, || find(c, css)).await;
@@ -494,6 +525,31 @@ async fn everyday_messaging_in_the_window() {
     bus.set_idle(0).await;
     assert_eq!(next_status(&mut bob.client).await.0, "available");
 
+    // Bob's conversation saved through the desktop's save dialog, as a page and as JSON.
+    click(&c, &format!("[data-testid=user][data-user-id='{b}']")).await;
+    let saved_at = home.path().join("bob-export.html");
+    click(&c, "[data-testid=export]").await;
+    save_in_dialog("Export conversation", &saved_at).await;
+    let said = eventually("the export's result", || {
+        text(&c, "[data-testid=export-result]")
+    })
+    .await;
+    assert_eq!(said, format!("Saved to {}", saved_at.display()));
+    let page = std::fs::read_to_string(&saved_at).expect("the page");
+    assert!(
+        page.contains("the <strong>new</strong> place?"),
+        "rendered as in the window"
+    );
+    assert!(page.contains("&lt;script&gt;window.__pwned = 1&lt;/script&gt;"));
+    assert!(!page.contains("<script"), "no script in the page");
+    assert!(page.contains("Message deleted"));
+    let data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(saved_at.with_extension("json")).expect("the JSON"))
+            .expect("JSON");
+    let n = data["messages"].as_array().map_or(0, Vec::len);
+    assert!(n >= 28, "the whole conversation, paged back: {n} messages");
+    assert_eq!(data["messages"][0]["content"], "where do we eat?");
+
     // The operator's announcement: a banner, and a notification even under do-not-disturb.
     click(&c, "[data-testid=settings]").await;
     click(&c, "[data-testid=dnd]").await;
@@ -507,11 +563,17 @@ async fn everyday_messaging_in_the_window() {
     assert!(ok, "{out}{err}");
     let shown = notified(&bus, "Fire drill at 11:00").await;
     assert_eq!(shown["summary"], "Announcement");
-    let banner = eventually("the banner", || text(&c, "[data-testid=announcement] .text")).await;
+    let banner = eventually("the banner", || {
+        text(&c, "[data-testid=announcement] .text")
+    })
+    .await;
     assert_eq!(banner, "Fire drill at 11:00");
     click(&c, "[data-testid=dismiss-announcement]").await;
     eventually("the banner dismissed", || async {
-        find(&c, "[data-testid=announcement]").await.is_some().then_none()
+        find(&c, "[data-testid=announcement]")
+            .await
+            .is_some()
+            .then_none()
     })
     .await;
     eventually("the dismissal kept", || async {

@@ -45,8 +45,20 @@ async fn search(c: &SioClient, q: &str) -> Vec<u64> {
         .collect()
 }
 
-async fn upload(server: &TestServer, session: &str, name: &str, size: usize) -> (u16, serde_json::Value) {
-    let r = http::upload(server, session, name, "application/octet-stream", vec![7u8; size]).await;
+async fn upload(
+    server: &TestServer,
+    session: &str,
+    name: &str,
+    size: usize,
+) -> (u16, serde_json::Value) {
+    let r = http::upload(
+        server,
+        session,
+        name,
+        "application/octet-stream",
+        vec![7u8; size],
+    )
+    .await;
     (r.status, r.json())
 }
 
@@ -72,18 +84,27 @@ async fn retention_removes_old_messages_their_files_and_search_hits() {
     };
     let old = alice
         .client
-        .ack(event::PRIVATE_MESSAGE, send("ancient pineapple plans", Some(&old_file)))
+        .ack(
+            event::PRIVATE_MESSAGE,
+            send("ancient pineapple plans", Some(&old_file)),
+        )
         .await["id"]
         .as_u64()
         .unwrap();
     let group = alice
         .client
-        .ack(event::CREATE_GROUP, json!({"name": "Archive", "members": [b]}))
+        .ack(
+            event::CREATE_GROUP,
+            json!({"name": "Archive", "members": [b]}),
+        )
         .await;
     let g = group["groupID"].as_str().unwrap().to_owned();
     let old_in_group = alice
         .client
-        .ack(event::GROUP_MESSAGE, json!({"to": g, "content": "old group pineapple"}))
+        .ack(
+            event::GROUP_MESSAGE,
+            json!({"to": g, "content": "old group pineapple"}),
+        )
         .await["id"]
         .as_u64()
         .unwrap();
@@ -98,7 +119,10 @@ async fn retention_removes_old_messages_their_files_and_search_hits() {
         .unwrap();
     let recent = alice
         .client
-        .ack(event::PRIVATE_MESSAGE, send("fresh pineapple", Some(&new_file)))
+        .ack(
+            event::PRIVATE_MESSAGE,
+            send("fresh pineapple", Some(&new_file)),
+        )
         .await["id"]
         .as_u64()
         .unwrap();
@@ -132,14 +156,24 @@ async fn retention_removes_old_messages_their_files_and_search_hits() {
     let ids: Vec<u64> = history.iter().map(|m| m.id).collect();
     assert_eq!(ids, [reply, recent], "only the recent ones");
     let quote = history[0].reply_to.as_ref().expect("still a reply");
-    assert!(quote.deleted && quote.excerpt.is_none(), "the quote says it is gone: {quote:?}");
+    assert!(
+        quote.deleted && quote.excerpt.is_none(),
+        "the quote says it is gone: {quote:?}"
+    );
     assert_eq!(search(&bob.client, "pineapple").await, [recent]);
     assert!(bob.client.history(&g).await.is_empty());
-    assert_eq!(groups[0]["groupID"], g.as_str(), "the group stays: {groups}");
+    assert_eq!(
+        groups[0]["groupID"],
+        g.as_str(),
+        "the group stays: {groups}"
+    );
     let gone = http::file(&server, &old_file, false, &bob.session.session_id).await;
     assert_eq!(gone.status, 404);
     let on_disk = files_on_disk(dir.path());
-    assert!(!on_disk.iter().any(|f| f.contains(&old_file)), "{on_disk:?}");
+    assert!(
+        !on_disk.iter().any(|f| f.contains(&old_file)),
+        "{on_disk:?}"
+    );
     let kept = http::file(&server, &new_file, false, &bob.session.session_id).await;
     assert_eq!(kept.status, 200);
 }
@@ -155,8 +189,15 @@ async fn a_quota_bounds_uploads_and_removal_takes_the_files() {
     let (status, refused) = upload(&server, &s, "b.bin", 3000).await;
     assert_eq!(status, 413, "{refused}");
     let says = refused["error"].as_str().unwrap();
-    assert!(says.contains("quota") && says.contains("3000") && says.contains("5000"), "{says}");
-    assert_eq!(files_on_disk(dir.path()).len(), 1, "nothing left of the refused upload");
+    assert!(
+        says.contains("quota") && says.contains("3000") && says.contains("5000"),
+        "{says}"
+    );
+    assert_eq!(
+        files_on_disk(dir.path()).len(),
+        1,
+        "nothing left of the refused upload"
+    );
     // Someone else's uploads do not count.
     let (status, _) = upload(&server, &bob.session.session_id, "c.bin", 3000).await;
     assert_eq!(status, 201);

@@ -3,8 +3,8 @@
 
 use natter_protocol::ipc::{
     AddMembersArgs, AppEvent, AttentionArgs, AuthInfoArgs, CreateGroupArgs, EVENT, EditArgs,
-    FetchOlderArgs, FileArgs, GroupArgs, LoginArgs, MarkReadArgs, MessageArgs, PickFileArgs,
-    Preferences, SearchArgs, SendArgs, SendFileArgs, SendOutcome, SetPasswordArgs,
+    ExportArgs, FetchOlderArgs, FileArgs, GroupArgs, LoginArgs, MarkReadArgs, MessageArgs,
+    PickFileArgs, Preferences, SearchArgs, SendArgs, SendFileArgs, SendOutcome, SetPasswordArgs,
     SetPreferencesArgs, SetReceiptsArgs, TrustArgs, TypingArgs, UrlArgs, ViewingArgs, command,
 };
 use natter_protocol::{Edited, Group, MessagePage, React, Reacted, SearchResults, Status};
@@ -165,6 +165,20 @@ pub async fn add_members(group_id: String, members: Vec<String>) -> Result<Group
 
 pub async fn leave_group(group_id: String) -> Result<(), String> {
     invoke(command::LEAVE_GROUP, &GroupArgs { group_id }).await
+}
+
+/// The conversation saved as a web page and JSON (the save dialog asks where unless `path`);
+/// where it went, `None` when the person cancelled.
+pub async fn export_conversation(
+    with: String,
+    title: String,
+    path: Option<String>,
+) -> Result<Option<String>, String> {
+    invoke(
+        command::EXPORT_CONVERSATION,
+        &ExportArgs { with, title, path },
+    )
+    .await
 }
 
 /// How the server at `server` (as typed) signs people in.

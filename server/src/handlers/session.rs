@@ -338,7 +338,11 @@ pub async fn on_connect<A: Adapter>(
         Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list groups"),
     }
     // What the operator announced meanwhile (always, even empty: the list is complete).
-    match app.store.standing_announcements(natter_protocol::now_ms()).await {
+    match app
+        .store
+        .standing_announcements(natter_protocol::now_ms())
+        .await
+    {
         Ok(standing) => emit(&socket, event::ANNOUNCEMENTS, &standing),
         Err(e) => tracing::error!(user = %me.user_id, error = %e, "could not list announcements"),
     }

@@ -113,6 +113,12 @@ impl Desktop {
     }
 
     /// Our status and whether the app set it (away when idle).
+    /// Everyone's names as people see them, and our userID (for an export).
+    pub fn names_and_me(&self) -> (HashMap<String, String>, String) {
+        let inner = self.lock();
+        (inner.names.clone(), inner.me.clone().unwrap_or_default())
+    }
+
     /// Who is logged in (their userID), once the server said.
     fn me(&self) -> Option<String> {
         self.lock().me.clone()
@@ -264,7 +270,9 @@ impl Desktop {
             let mut inner = self.lock();
             let standing: Vec<&Announcement> = list
                 .iter()
-                .filter(|a| a.active_at(now) && !inner.prefs.dismissed_announcements.contains(&a.id))
+                .filter(|a| {
+                    a.active_at(now) && !inner.prefs.dismissed_announcements.contains(&a.id)
+                })
                 .collect();
             standing
                 .into_iter()

@@ -4,12 +4,12 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::announcements::Announcements;
 use super::conversation::Conversation;
 use super::groups::NewGroup;
 use super::search::Search;
 use super::settings::Settings;
 use super::sidebar::{GroupItem, PersonItem};
-use super::announcements::Announcements;
 use super::status_menu::StatusMenu;
 use crate::dom::initial;
 use crate::shell;

@@ -156,6 +156,7 @@ pub fn Conversation(state: RwSignal<UiState>) -> impl IntoView {
                 <button class="leave" data-testid="leave-group" on:click=leave>"Leave"</button>
             </Show>
             <MuteMenu conversation=selected is_group=Signal::derive(is_group)/>
+            <ExportButton state/>
         </header>
         <Show when=move || adding.get() && is_group()>
             <AddPeople state open=adding/>
@@ -209,4 +210,43 @@ fn status_words(connected: bool, status: &natter_protocol::Status) -> String {
         words.push_str(text);
     }
     words
+}
+
+/// "Export…": the open conversation saved as a web page and JSON where the person chooses.
+#[component]
+fn ExportButton(state: RwSignal<UiState>) -> impl IntoView {
+    let result = RwSignal::new(None::<Result<String, String>>);
+    let busy = RwSignal::new(false);
+    let export = move |_| {
+        let Some((with, title)) = state.with_untracked(|s| {
+            s.selected_conversation()
+                .map(|c| (c.id.clone(), c.name.clone()))
+        }) else {
+            return;
+        };
+        busy.set(true);
+        result.set(None);
+        spawn_local(async move {
+            let done = shell::export_conversation(with, title, None).await;
+            busy.set(false);
+            match done {
+                Ok(Some(path)) => result.set(Some(Ok(path))),
+                Ok(None) => {}
+                Err(e) => result.set(Some(Err(e))),
+            }
+        });
+    };
+    // A new conversation: the last export's word goes.
+    Effect::new(move |_| {
+        state.with(|s| s.selected.clone());
+        result.set(None);
+    });
+    view! {
+        <button class="mute" data-testid="export" title="Save this conversation as a web page"
+            disabled=move || busy.get() on:click=export>"Export…"</button>
+        {move || result.get().map(|r| match r {
+            Ok(path) => view! { <span class="saved" data-testid="export-result">{format!("Saved to {path}")}</span> }.into_any(),
+            Err(e) => view! { <span class="error" data-testid="export-result" role="alert">{e}</span> }.into_any(),
+        })}
+    }
 }

@@ -64,7 +64,11 @@ mod tests {
         let none = BTreeSet::new();
         assert_eq!(ids(s.banners(50, &none)), [1, 2, 3], "once each");
         assert_eq!(ids(s.banners(100, &none)), [1, 3], "2 expired");
-        assert_eq!(ids(s.banners(50, &BTreeSet::from([1]))), [2, 3], "1 dismissed");
+        assert_eq!(
+            ids(s.banners(50, &BTreeSet::from([1]))),
+            [2, 3],
+            "1 dismissed"
+        );
         s.apply(AppEvent::AnnouncementWithdrawn { id: 3 });
         assert_eq!(ids(s.banners(50, &none)), [1, 2]);
         // A new login's list is the server's.

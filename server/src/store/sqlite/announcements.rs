@@ -25,8 +25,10 @@ impl Announcements for SqliteStore {
         let text = text.to_owned();
         self.run(move |conn| {
             let ts = now_ms();
-            conn.prepare_cached("INSERT INTO announcements (text, ts, until_ts) VALUES (?1, ?2, ?3)")?
-                .execute(params![text, ts, until])?;
+            conn.prepare_cached(
+                "INSERT INTO announcements (text, ts, until_ts) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![text, ts, until])?;
             Ok(Announcement {
                 id: conn.last_insert_rowid().max(0) as u64,
                 text: text.clone(),
