@@ -23,7 +23,7 @@ cp "$TARGET/debug/natter" "$TARGET/e2e/natter"
 # a WebDriver call to a window that went away can wait forever; a failure must end the run.
 NATTER_APP_BIN="$TARGET/e2e/natter" NATTER_SCREENSHOT="$TARGET/e2e/screenshot.png" \
   timeout --kill-after=30 900 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- ./scripts/with-desktop.sh \
-  cargo test --locked -p natter-tests --test desktop --test desktop_everyday --test desktop_directory -- --ignored --test-threads=1
+  cargo test --locked -p natter-tests --test desktop --test desktop_everyday --test desktop_directory --test desktop_deployed -- --ignored --test-threads=1
 
 echo "==> server package"
 deb=$(./scripts/package-server.sh)

@@ -82,6 +82,8 @@ pub mod command {
     /// [`super::ExportArgs`] → `Option<String>`: the conversation saved as a web page and JSON
     /// (the save dialog asks where, unless `path` is given); where it went, `None` if cancelled.
     pub const EXPORT_CONVERSATION: &str = "export_conversation";
+    /// No arguments → [`crate::Deployed`]: what the organisation set for this computer.
+    pub const DEPLOYED: &str = "deployed";
 }
 
 /// The connection as the person sees it.

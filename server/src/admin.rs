@@ -16,6 +16,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::ServerState;
 use crate::accounts::hash_password;
+use crate::endpoint::Endpoint;
 use crate::store::{Account, StoreError};
 
 pub const SOCKET_FILE: &str = "admin.sock";
@@ -65,6 +66,13 @@ pub enum Action {
     Export {
         user: String,
         file: std::path::PathBuf,
+    },
+    /// Print a desktop.json for the organisation to deploy to its desktops: this server's
+    /// addresses (`--address`, repeatable: a host gets this server's port), its certificate's
+    /// fingerprint (trusted without the first-contact prompt), the address locked.
+    DesktopConfig {
+        #[arg(long = "address", value_name = "HOST[:PORT]")]
+        addresses: Vec<String>,
     },
     /// Write a backup archive of the running server to FILE (the database as of now, the
     /// certificate and key, the files); writes go on meanwhile.
@@ -132,6 +140,8 @@ enum AdminError {
     Export(#[from] crate::export::ExportError),
     #[error("announce: {0}")]
     Announce(String),
+    #[error("encoding the answer: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("backup: {0}")]
     Backup(#[from] crate::backup::BackupError),
     #[error("recheck: {0}")]
@@ -141,7 +151,13 @@ enum AdminError {
 }
 
 /// Opens the admin socket and serves it for the process's life.
-pub fn spawn<A: Adapter>(path: &Path, io: SocketIo<A>, app: ServerState) -> std::io::Result<()> {
+pub fn spawn<A: Adapter>(
+    path: &Path,
+    io: SocketIo<A>,
+    app: ServerState,
+    endpoint: Endpoint,
+) -> std::io::Result<()> {
+    let endpoint = std::sync::Arc::new(endpoint);
     // We hold the data dir's lock: a socket file left here is a dead server's.
     match std::fs::remove_file(path) {
         Ok(()) => {}
@@ -155,7 +171,7 @@ pub fn spawn<A: Adapter>(path: &Path, io: SocketIo<A>, app: ServerState) -> std:
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    tokio::spawn(serve_one(stream, io.clone(), app.clone()));
+                    tokio::spawn(serve_one(stream, io.clone(), app.clone(), endpoint.clone()));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "admin socket accept failed");
@@ -167,7 +183,12 @@ pub fn spawn<A: Adapter>(path: &Path, io: SocketIo<A>, app: ServerState) -> std:
     Ok(())
 }
 
-async fn serve_one<A: Adapter>(stream: UnixStream, io: SocketIo<A>, app: ServerState) {
+async fn serve_one<A: Adapter>(
+    stream: UnixStream,
+    io: SocketIo<A>,
+    app: ServerState,
+    endpoint: std::sync::Arc<Endpoint>,
+) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let answer = match BufReader::new(read.take(MAX_REQUEST_BYTES))
@@ -178,11 +199,13 @@ async fn serve_one<A: Adapter>(stream: UnixStream, io: SocketIo<A>, app: ServerS
             Ok(action) => {
                 let name = action_name(&action);
                 let target = action.target().map(str::to_owned);
-                let answer = perform(action, &io, &app).await.unwrap_or_else(|e| Answer {
-                    ok: false,
-                    message: e.to_string(),
-                    users: Vec::new(),
-                });
+                let answer = perform(action, &io, &app, &endpoint)
+                    .await
+                    .unwrap_or_else(|e| Answer {
+                        ok: false,
+                        message: e.to_string(),
+                        users: Vec::new(),
+                    });
                 tracing::info!(action = name, ok = answer.ok, message = %answer.message, "admin");
                 app.audit.record(
                     "admin",
@@ -221,6 +244,7 @@ impl Action {
             | Action::Recheck
             | Action::Audit { .. }
             | Action::Backup { .. }
+            | Action::DesktopConfig { .. }
             | Action::Announce { .. } => None,
         }
     }
@@ -236,6 +260,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::Recheck => "recheck",
         Action::Audit { .. } => "audit",
         Action::Backup { .. } => "backup",
+        Action::DesktopConfig { .. } => "desktop-config",
         Action::Export { .. } => "export",
         Action::Announce { .. } => "announce",
     }
@@ -274,8 +299,14 @@ async fn perform<A: Adapter>(
     action: Action,
     io: &SocketIo<A>,
     app: &ServerState,
+    endpoint: &Endpoint,
 ) -> Result<Answer, AdminError> {
     match action {
+        Action::DesktopConfig { addresses } => {
+            let config = endpoint.desktop_config(&addresses);
+            let json = serde_json::to_string_pretty(&config)?;
+            Ok(done(json))
+        }
         Action::List => {
             let counts = app.store.session_counts().await?;
             let users = app.store.users().await?;

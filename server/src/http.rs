@@ -126,6 +126,14 @@ impl Server {
             ..config.audit()
         }));
         let admin_path = data_dir.path().join(admin::SOCKET_FILE);
+        let listener = listen(config.listen).map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let endpoint = crate::endpoint::Endpoint {
+            addr: listener.local_addr()?,
+            fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
+        };
         let (router, close) = match &config.redis {
             None => {
                 let dir = data_dir.path().to_owned();
@@ -158,7 +166,7 @@ impl Server {
                 if let Some(days) = config.retention_days {
                     crate::retention::spawn(state.clone(), days);
                 }
-                admin::spawn(&admin_path, io.clone(), state)?;
+                admin::spawn(&admin_path, io.clone(), state, endpoint)?;
                 (router(layer, config, health, auth_info, files), closer(io))
             }
             Some(url) => {
@@ -168,14 +176,11 @@ impl Server {
                     directory,
                     audit,
                     auth_info,
+                    endpoint,
                 };
                 cluster_router(config, url, shared, &admin_path).await?
             }
         };
-        let listener = listen(config.listen).map_err(|source| ServeError::Bind {
-            addr: config.listen,
-            source,
-        })?;
         Ok(Self {
             listener,
             router,
@@ -232,6 +237,7 @@ struct Shared {
     directory: Option<Arc<Directory>>,
     audit: Arc<crate::audit::Audit>,
     auth_info: AuthInfo,
+    endpoint: crate::endpoint::Endpoint,
 }
 
 async fn cluster_router(
@@ -246,6 +252,7 @@ async fn cluster_router(
         directory,
         audit,
         auth_info,
+        endpoint,
     } = shared;
     if config.retention_days.is_some() {
         return Err(ServeError::Io(std::io::Error::other(
@@ -302,7 +309,7 @@ async fn cluster_router(
         .map_err(|e| ServeError::Io(std::io::Error::other(format!("redis adapter: {e}"))))?;
     crate::cluster::spawn(io.clone(), store.clone(), state.clone());
     crate::directory::recheck::spawn(state.clone(), io.clone());
-    admin::spawn(admin_path, io.clone(), state.clone())?;
+    admin::spawn(admin_path, io.clone(), state.clone(), endpoint)?;
     tracing::info!(node = store.node(), "cluster mode");
     let health = Health {
         store: store.clone(),

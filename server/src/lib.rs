@@ -10,6 +10,7 @@
 //! - [`files`]: uploads, downloads and image previews over HTTP; [`file_dir`]: where their
 //!   bytes live.
 //! - [`admin`]: operator commands over a Unix socket in the data dir.
+//! - [`endpoint`]: where people reach the server, and the desktop config that says so.
 //! - [`export`]: everything of one person, for a request for their data.
 //! - [`backup`]: backup archives of a running server, and restoring them.
 //! - [`audit`]: the audit log (sign-ins, operator actions, revocations, …) in the data dir.
@@ -32,6 +33,7 @@ pub mod cluster;
 pub mod config;
 pub mod datadir;
 pub mod directory;
+pub mod endpoint;
 pub mod export;
 pub mod file_dir;
 pub mod files;

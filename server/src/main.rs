@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use natter_server::config::Command;
+use natter_server::endpoint::Endpoint;
 use natter_server::{Config, Server, admin, datadir};
 use tracing_subscriber::EnvFilter;
 
@@ -51,7 +52,11 @@ async fn run() -> ExitCode {
     let mut announced = None;
     match server.local_addr() {
         Ok(addr) => {
-            print_banner(addr, &config, server.fingerprint());
+            let endpoint = Endpoint {
+                addr,
+                fingerprint: server.fingerprint().map(str::to_owned),
+            };
+            print_banner(&endpoint, &config);
             if let Some(directory) = server.directory() {
                 println!("people sign in with the directory: {directory}");
             }
@@ -232,19 +237,16 @@ async fn run_admin(config: &Config, mut action: admin::Action) -> ExitCode {
 
 /// Tells the person who started the server what to type in the desktop app, and the
 /// fingerprint they should see there.
-fn print_banner(addr: SocketAddr, config: &Config, fingerprint: Option<&str>) {
-    let scheme = if fingerprint.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+fn print_banner(endpoint: &Endpoint, config: &Config) {
     // Tests and scripts read this first line to learn the port.
     println!(
-        "natter-server {} listening on {scheme}://{addr}",
-        env!("CARGO_PKG_VERSION")
+        "natter-server {} listening on {}://{}",
+        env!("CARGO_PKG_VERSION"),
+        endpoint.scheme(),
+        endpoint.addr
     );
     println!("data: {}", config.data_dir().display());
-    match fingerprint {
+    match &endpoint.fingerprint {
         Some(fp) => {
             println!("TLS certificate fingerprint (SHA-256), for people to compare in the app:");
             println!("  {fp}");
@@ -254,39 +256,13 @@ fn print_banner(addr: SocketAddr, config: &Config, fingerprint: Option<&str>) {
              TLS-terminating proxy or on a trusted network"
         ),
     }
-    let urls = reachable_urls(addr, scheme);
+    let urls = endpoint.reachable_urls();
     if !urls.is_empty() {
         println!("people on your network can connect to:");
         for url in urls {
             println!("  {url}");
         }
     }
-}
-
-/// The URLs under which others can reach this server, read from the local interfaces.
-fn reachable_urls(addr: SocketAddr, scheme: &str) -> Vec<String> {
-    let port = addr.port();
-    let fmt = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => format!("{scheme}://{v4}:{port}"),
-        IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{port}"),
-    };
-    if !addr.ip().is_unspecified() {
-        return if addr.ip().is_loopback() {
-            Vec::new()
-        } else {
-            vec![fmt(addr.ip())]
-        };
-    }
-    let Ok(ifaces) = if_addrs::get_if_addrs() else {
-        return Vec::new();
-    };
-    ifaces
-        .into_iter()
-        .map(|i| i.ip())
-        .filter(|ip| !ip.is_loopback() && (ip.is_ipv4() || addr.is_ipv6()))
-        .filter(|ip| !matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
-        .map(fmt)
-        .collect()
 }
 
 async fn shutdown_signal() {

@@ -10,10 +10,12 @@
 //! - [`links`]: links in messages, opened in the system's browser.
 //! - [`export`]: a conversation saved as a web page and JSON.
 //! - [`auth_info`]: how a server signs people in (the office directory, or names).
+//! - [`deployed`]: the organisation's settings for this computer (`desktop.json`).
 
 pub mod auth_info;
 pub mod commands;
 pub mod connection;
+pub mod deployed;
 pub mod desktop;
 pub mod error;
 pub mod export;
@@ -39,11 +41,13 @@ use crate::persist::FilePersist;
 pub const STATE_FILE: &str = "natter.json";
 
 /// Starts the connection manager for `app`, persisting to `state_file` (relative paths are
-/// under the app data dir), and puts it in the app's managed state.
+/// under the app data dir), with what the organisation `deployed`, and puts them in the app's
+/// managed state.
 pub fn manage_connection<R: Runtime>(
     app: &tauri::AppHandle<R>,
     state_file: &Path,
     timing: Timing,
+    deployed: natter_protocol::Deployed,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let path = if state_file.is_absolute() {
         state_file.to_owned()
@@ -51,7 +55,7 @@ pub fn manage_connection<R: Runtime>(
         app.path().app_data_dir()?.join(state_file)
     };
     let prefs = path.with_file_name(desktop::PREFERENCES_FILE);
-    app.manage(Desktop::new(prefs));
+    app.manage(Desktop::new(prefs, deployed.autostart));
     let handle = app.clone();
     let sink = Arc::new(move |event| {
         if let Some(desktop) = handle.try_state::<Desktop>() {
@@ -66,7 +70,9 @@ pub fn manage_connection<R: Runtime>(
         sink,
         Box::new(FilePersist::open(path)),
         timing,
+        deployed.clone(),
     ));
+    app.manage(deployed);
     Ok(())
 }
 
@@ -105,6 +111,7 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::activity,
         commands::auth_info,
         commands::export_conversation,
+        commands::deployed,
     ]
 }
 
@@ -128,9 +135,18 @@ pub fn run() {
             None,
         ))
         .setup(|app| {
-            manage_connection(app.handle(), Path::new(STATE_FILE), Timing::default())?;
+            let deployed = deployed::load();
+            let discovery = deployed.discovery != Some(false);
+            manage_connection(
+                app.handle(),
+                Path::new(STATE_FILE),
+                Timing::default(),
+                deployed,
+            )?;
             let lan = lan::Lan::default();
-            lan.start(app.handle().clone());
+            if discovery {
+                lan.start(app.handle().clone());
+            }
             app.manage(lan);
             // No tray where the desktop has none to show it in: the window then closes.
             app.state::<Desktop>().start(app.handle());

@@ -40,6 +40,11 @@ struct TestApp {
 
 impl TestApp {
     fn new(dir: &Path) -> Self {
+        Self::with_deployed(dir, natter_protocol::Deployed::default())
+    }
+
+    /// As on a computer where the organisation deployed `deployed`.
+    fn with_deployed(dir: &Path, deployed: natter_protocol::Deployed) -> Self {
         // The manager's log, shown with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("natter_lib=debug")
@@ -49,7 +54,7 @@ impl TestApp {
             .invoke_handler(natter_lib::invoke_handler())
             .build(mock_context(noop_assets()))
             .expect("mock app");
-        natter_lib::manage_connection(app.handle(), &dir.join("natter.json"), fast())
+        natter_lib::manage_connection(app.handle(), &dir.join("natter.json"), fast(), deployed)
             .expect("connection manager");
         let (tx, events) = mpsc::channel();
         app.listen_any(EVENT, move |e| {
@@ -550,6 +555,45 @@ fn a_server_is_trusted_on_first_contact_and_a_changed_certificate_blocks() {
     app.wait_for(
         "empty outbox",
         |e| matches!(e, AppEvent::Outbox { entries } if entries.is_empty()),
+    );
+    app.close();
+}
+
+#[test]
+fn a_deployed_fingerprint_is_trusted_without_asking_and_a_locked_address_wins() {
+    let rt = rt();
+    let (srv_dir, app_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = rt.block_on(TestServer::start(srv_dir.path(), &[]));
+    let fingerprint = server.fingerprint.clone().unwrap();
+    let deployed = natter_protocol::Deployed {
+        servers: vec![server.addr.to_string()],
+        // As an operator may type it.
+        fingerprint: Some(fingerprint.to_lowercase()),
+        lock_server: true,
+        ..Default::default()
+    };
+    let app = TestApp::with_deployed(app_dir.path(), deployed.clone());
+    assert_eq!(
+        app.invoke::<natter_protocol::Deployed>(command::DEPLOYED, json!({})),
+        Ok(deployed)
+    );
+    // Whatever address the page sends, the deployed one is used; and no prompt comes.
+    app.invoke::<()>(
+        command::LOGIN,
+        json!({"serverUrl": "127.0.0.1:9", "username": "alice"}),
+    )
+    .unwrap();
+    let state = app.wait_state("connected or asked to trust", |s| {
+        matches!(
+            s,
+            ConnectionState::Connected | ConnectionState::Untrusted { .. }
+        )
+    });
+    assert_eq!(state, ConnectionState::Connected, "no first-contact prompt");
+    let saved = std::fs::read_to_string(app_dir.path().join("natter.json")).unwrap();
+    assert!(
+        saved.contains(&fingerprint) && saved.contains(&server.addr.to_string()),
+        "pinned like a trusted server: {saved}"
     );
     app.close();
 }

@@ -29,6 +29,11 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Where the app started by [`Driver::start`] with `home` reads the deployed settings.
+pub fn deployed_config(home: &Path) -> PathBuf {
+    home.join("desktop.json")
+}
+
 /// tauri-driver, stopped with SIGTERM (SIGKILL would orphan WebKitWebDriver).
 pub struct Driver {
     child: Child,
@@ -51,6 +56,9 @@ impl Driver {
             .env("XDG_CACHE_HOME", home.join("cache"))
             // No mDNS from the app onto the machine's network.
             .env("NATTER_NO_DISCOVERY", "1")
+            // The organisation's settings of this run (none unless a test writes the file),
+            // never the machine's own /etc/natter/desktop.json.
+            .env("NATTER_DESKTOP_CONFIG", deployed_config(home))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -99,10 +99,16 @@ pub fn App() -> impl IntoView {
     });
     let prefs = RwSignal::new(Preferences::default());
     provide_context(prefs);
+    let deployed = RwSignal::new(natter_protocol::Deployed::default());
+    provide_context(deployed);
     spawn_local(async move {
         match shell::preferences().await {
             Ok(p) => prefs.set(p),
             Err(e) => web_sys::console::warn_1(&format!("preferences: {e}").into()),
+        }
+        match shell::deployed().await {
+            Ok(d) => deployed.set(d),
+            Err(e) => web_sys::console::warn_1(&format!("deployed settings: {e}").into()),
         }
     });
     // The open conversation in a focused window is read: its marker goes to the server, which

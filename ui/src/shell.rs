@@ -147,6 +147,10 @@ pub async fn set_preferences(preferences: Preferences) -> Result<(), String> {
     .await
 }
 
+pub async fn deployed() -> Result<natter_protocol::Deployed, String> {
+    invoke(command::DEPLOYED, &NoArgs {}).await
+}
+
 pub async fn discovered() -> Result<(), String> {
     invoke(command::DISCOVERED, &NoArgs {}).await
 }

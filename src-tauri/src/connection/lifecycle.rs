@@ -114,6 +114,12 @@ impl Manager {
         let fp = presented.fingerprint.clone();
         match self.pins.get(&url) {
             Some(pinned) if *pinned == fp => {}
+            // The organisation vouches for it (a first contact, or a certificate it renewed).
+            _ if self.deployed.trusts(&fp) => {
+                tracing::info!(%url, fingerprint = %fp, "certificate deployed by the organisation");
+                self.pins.insert(url.clone(), fp);
+                self.persist.save_pins(&self.pins);
+            }
             Some(_) => {
                 tracing::warn!(%url, fingerprint = %fp, "the server's certificate changed");
                 self.drop_client();

@@ -37,6 +37,8 @@ pub(super) struct Manager {
     pub(super) pending_login: Option<Credentials>,
     /// Trusted certificates by node URL.
     pub(super) pins: Pins,
+    /// The organisation's settings: its certificate is trusted without asking.
+    pub(super) deployed: natter_protocol::Deployed,
     /// The node the current attempt goes to.
     pub(super) node_url: Option<String>,
     /// The certificate pinned for the current client (https only).
@@ -60,6 +62,7 @@ impl Manager {
         persist: Box<dyn Persist>,
         timing: Timing,
         tx: mpsc::UnboundedSender<Input>,
+        deployed: natter_protocol::Deployed,
     ) -> Self {
         let (saved, outbox) = persist.load();
         let pins = persist.load_pins();
@@ -79,6 +82,7 @@ impl Manager {
             outbox: outbox.into(),
             pending_login: None,
             pins,
+            deployed,
             node_url: None,
             node_cert: None,
             awaiting_trust: None,

@@ -99,9 +99,15 @@ pub struct Connection {
 impl Connection {
     /// Loads what was persisted and starts the manager task. Nothing connects until
     /// [`Connection::start`] (the UI calls it once it listens).
-    pub fn spawn(sink: Sink, persist: Box<dyn Persist>, timing: Timing) -> Self {
+    /// Starts the manager; `deployed` names the certificate trusted without asking.
+    pub fn spawn(
+        sink: Sink,
+        persist: Box<dyn Persist>,
+        timing: Timing,
+        deployed: natter_protocol::Deployed,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let manager = Manager::new(sink, persist, timing, tx.clone());
+        let manager = Manager::new(sink, persist, timing, tx.clone(), deployed);
         tauri::async_runtime::spawn(manager.run(rx));
         Self { tx }
     }

@@ -57,10 +57,12 @@ pub struct Desktop {
     focused: AtomicBool,
     /// The last input in the window (idle time where the desktop does not tell it).
     last_input: Mutex<Instant>,
+    /// Start at login as the organisation decided, whatever the preferences say.
+    deployed_autostart: Option<bool>,
 }
 
 impl Desktop {
-    pub fn new(prefs_path: PathBuf) -> Self {
+    pub fn new(prefs_path: PathBuf, deployed_autostart: Option<bool>) -> Self {
         let prefs = std::fs::read(&prefs_path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -76,28 +78,40 @@ impl Desktop {
             queue: Mutex::new(None),
             focused: AtomicBool::new(false),
             last_input: Mutex::new(Instant::now()),
+            deployed_autostart,
         }
     }
 
     /// Starts what runs for the app's life: the idle watch.
     pub fn start<R: Runtime>(&self, app: &AppHandle<R>) {
         idle::watch(app.clone());
+        if let Some(on) = self.deployed_autostart {
+            apply_autostart(app, on);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The preferences in force: the person's, with what the organisation set.
     pub fn preferences(&self) -> Preferences {
-        self.lock().prefs.clone()
+        let mut prefs = self.lock().prefs.clone();
+        if let Some(on) = self.deployed_autostart {
+            prefs.autostart = on;
+        }
+        prefs
     }
 
     /// Saves new preferences (atomically) and applies the start-at-login choice.
     pub fn set_preferences<R: Runtime>(
         &self,
         app: &AppHandle<R>,
-        prefs: Preferences,
+        mut prefs: Preferences,
     ) -> std::io::Result<()> {
+        if let Some(on) = self.deployed_autostart {
+            prefs.autostart = on;
+        }
         let bytes = serde_json::to_vec_pretty(&prefs).map_err(std::io::Error::other)?;
         if let Some(dir) = self.prefs_path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -112,7 +126,6 @@ impl Desktop {
         self.lock().viewing = with;
     }
 
-    /// Our status and whether the app set it (away when idle).
     /// Everyone's names as people see them, and our userID (for an export).
     pub fn names_and_me(&self) -> (HashMap<String, String>, String) {
         let inner = self.lock();
@@ -124,6 +137,7 @@ impl Desktop {
         self.lock().me.clone()
     }
 
+    /// Our status and whether the app set it (away when idle).
     fn own_status(&self) -> (Status, bool) {
         let inner = self.lock();
         (inner.status.clone(), inner.prefs.auto_away)

@@ -6,7 +6,13 @@ use leptos::task::spawn_local;
 use natter_protocol::ipc::{ConnectionState, LoginArgs};
 
 use crate::shell;
-use crate::state::UiState;
+use crate::state::{UiState, deployed};
+
+/// What the organisation deployed, as the shell said at start.
+pub fn deployed_signal() -> RwSignal<natter_protocol::Deployed> {
+    use_context::<RwSignal<natter_protocol::Deployed>>()
+        .unwrap_or_else(|| RwSignal::new(natter_protocol::Deployed::default()))
+}
 
 #[component]
 pub fn Login(state: RwSignal<UiState>, listening: RwSignal<bool>) -> impl IntoView {
@@ -16,10 +22,14 @@ pub fn Login(state: RwSignal<UiState>, listening: RwSignal<bool>) -> impl IntoVi
     let join_password = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<String>);
     let directory = directory_of(server);
-    // Offer the last server used.
+    let deployed = deployed_signal();
+    let locked = move || deployed.with(|d| d.locked_server().is_some());
+    // Offer the last server used (or the organisation's; its fixed one, if it fixed one).
     Effect::new(move |_| {
-        if let Some(url) = state.with(|s| s.server_url.clone())
-            && server.get_untracked().is_empty()
+        let last = state.with(|s| s.server_url.clone());
+        let initial = deployed.with(|d| deployed::initial_server(d, last.as_deref()));
+        if let Some(url) = initial
+            && (server.get_untracked().is_empty() || locked())
         {
             server.set(url);
         }
@@ -55,7 +65,9 @@ pub fn Login(state: RwSignal<UiState>, listening: RwSignal<bool>) -> impl IntoVi
                     <h1>"Natter"</h1>
                 </div>
                 <p class="tagline">"Private messages on your network"</p>
-                <Show when=move || state.with(|s| !s.discovered.is_empty())>
+                <Show when=move || {
+                    deployed.with(deployed::lists_discovered) && state.with(|s| !s.discovered.is_empty())
+                }>
                     <div class="discovered">
                         <span class="hint">"On your network:"</span>
                         <For each=move || state.with(|s| s.discovered.clone())
@@ -75,9 +87,15 @@ pub fn Login(state: RwSignal<UiState>, listening: RwSignal<bool>) -> impl IntoVi
                 <label>
                     "Server address"
                     <input data-testid="server-url" bind:value=server
-                        placeholder="192.168.1.20:3000"
+                        placeholder="192.168.1.20:3000" readonly=locked
                         autocomplete="off" spellcheck="false"/>
-                    <small class="hint">"Several nodes of one cluster? Separate them with commas."</small>
+                    <Show when=locked fallback=|| view! {
+                        <small class="hint">"Several nodes of one cluster? Separate them with commas."</small>
+                    }>
+                        <small class="hint by-organisation" data-testid="server-locked">
+                            "Set by your organisation"
+                        </small>
+                    </Show>
                 </label>
                 <Show when=move || directory.get()>
                     <p class="directory-sign-in" data-testid="directory-sign-in">

@@ -12,6 +12,7 @@ use crate::state::UiState;
 #[component]
 pub fn Settings(state: RwSignal<UiState>) -> impl IntoView {
     let prefs = preferences_signal();
+    let deployed = super::login::deployed_signal();
     let receipts = move || state.with(|s| s.me.as_ref().is_none_or(|m| m.receipts));
     let toggle_receipts = move |ev: leptos::ev::Event| {
         let send = event_target_checked(&ev);
@@ -69,12 +70,13 @@ pub fn Settings(state: RwSignal<UiState>) -> impl IntoView {
             <PrefToggle prefs testid="hide-text" label="Hide message text in notifications"
                 get=|p| p.hide_text set=|p, on| p.hide_text = on/>
             <PrefToggle prefs testid="autostart" label="Start Natter when I log in"
-                get=|p| p.autostart set=|p, on| p.autostart = on/>
+                get=|p| p.autostart set=|p, on| p.autostart = on
+                fixed=Signal::derive(move || deployed.with(|d| d.autostart.is_some()))/>
         </form>
     }
 }
 
-/// One on/off preference as a checkbox.
+/// One on/off preference as a checkbox; `fixed` when the organisation set it.
 #[component]
 fn PrefToggle(
     prefs: RwSignal<Preferences>,
@@ -82,15 +84,20 @@ fn PrefToggle(
     label: &'static str,
     get: fn(&Preferences) -> bool,
     set: fn(&mut Preferences, bool),
+    #[prop(optional, into)] fixed: Signal<bool>,
 ) -> impl IntoView {
     view! {
         <label class="check">
             <input data-testid=testid type="checkbox" prop:checked=move || prefs.with(get)
+                disabled=move || fixed.get()
                 on:change=move |ev| {
                     let on = event_target_checked(&ev);
                     change_prefs(prefs, |p| set(p, on));
                 }/>
             {label}
+            <Show when=move || fixed.get()>
+                <small class="hint by-organisation">" — set by your organisation"</small>
+            </Show>
         </label>
     }
 }

@@ -6,13 +6,14 @@
 //! reactions, statuses), [`search`] (results and the
 //! message they bring into view), [`uploads`], [`typing`] (how often we say we type, or that the window is used),
 //! [`compose`] (shortcodes, the `@` picker, replying and editing), [`announcements`]
-//! (the operator's banners), and
+//! (the operator's banners), [`deployed`] (what the organisation fixed), and
 //! [`views`], what the components are given to render.
 
 mod announcements;
 mod changes;
 mod compose;
 mod conversation;
+pub mod deployed;
 #[cfg(test)]
 mod fixtures;
 mod roster;
