@@ -61,11 +61,14 @@ pub fn join_password_matches(given: &str, expected: &str) -> bool {
 }
 
 /// Failed attempts (wrong join password, wrong account password) per client address: after
-/// `max_failures` within `window`, that address is refused until the window has passed.
+/// `max_failures` within `window`, that address is refused until the window has passed. In
+/// cluster mode the count is the nodes' shared one in Redis (this node's while Redis does not
+/// answer).
 pub struct Throttle {
     max_failures: u32,
     window: Duration,
     by_addr: Mutex<HashMap<IpAddr, Failures>>,
+    shared: Option<crate::limits::SharedLimits>,
 }
 
 struct Failures {
@@ -79,11 +82,43 @@ impl Throttle {
             max_failures,
             window,
             by_addr: Mutex::new(HashMap::new()),
+            shared: None,
         }
     }
 
+    /// The count held in Redis for every node.
+    pub fn shared(mut self, limits: Option<&crate::limits::SharedLimits>) -> Self {
+        self.shared = limits.cloned();
+        self
+    }
+
     /// Whether `addr` may try now.
-    pub fn allows(&self, addr: IpAddr) -> bool {
+    pub async fn allows(&self, addr: IpAddr) -> bool {
+        if self.max_failures == u32::MAX {
+            return true;
+        }
+        if let Some(shared) = &self.shared {
+            match shared.failures(addr).await {
+                Ok(n) => return n < self.max_failures,
+                Err(e) => tracing::debug!(error = %e, "shared throttle unavailable: this node's"),
+            }
+        }
+        self.allows_local(addr)
+    }
+
+    /// Records a failed attempt from `addr`.
+    pub async fn failed(&self, addr: IpAddr) {
+        // Counted here too: it decides while Redis does not answer.
+        self.failed_local(addr);
+        if let Some(shared) = &self.shared
+            && self.max_failures != u32::MAX
+            && let Err(e) = shared.failed(addr, self.window).await
+        {
+            tracing::debug!(error = %e, "shared throttle unavailable: counted on this node");
+        }
+    }
+
+    fn allows_local(&self, addr: IpAddr) -> bool {
         let mut map = self.by_addr.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(&addr) {
             Some(f) if f.since.elapsed() >= self.window => {
@@ -95,8 +130,7 @@ impl Throttle {
         }
     }
 
-    /// Records a failed attempt from `addr`.
-    pub fn failed(&self, addr: IpAddr) {
+    fn failed_local(&self, addr: IpAddr) {
         let mut map = self.by_addr.lock().unwrap_or_else(|p| p.into_inner());
         // Forget addresses whose window is over, so the map stays as small as the attack.
         if map.len() > 10_000 {
@@ -164,17 +198,17 @@ mod tests {
         assert!(!join_password_matches("S3cret", "s3cret"));
     }
 
-    #[test]
-    fn the_throttle_counts_per_address_and_forgets_after_the_window() {
+    #[tokio::test]
+    async fn the_throttle_counts_per_address_and_forgets_after_the_window() {
         let t = Throttle::new(3, Duration::from_millis(200));
         let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
         for _ in 0..3 {
-            assert!(t.allows(a));
-            t.failed(a);
+            assert!(t.allows(a).await);
+            t.failed(a).await;
         }
-        assert!(!t.allows(a));
-        assert!(t.allows(b), "another address is not affected");
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(t.allows(a));
+        assert!(!t.allows(a).await);
+        assert!(t.allows(b).await, "another address is not affected");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(t.allows(a).await);
     }
 }

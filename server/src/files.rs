@@ -237,7 +237,9 @@ async fn upload(State(files): State<Files>, req: Request) -> Result<Response, Fi
     };
     let media_type = clean_media_type(req.headers().get(header::CONTENT_TYPE));
     if let Some(rate) = &files.0.rate {
-        rate.take(&me.user_id).map_err(FileError::RateLimited)?;
+        rate.take(&me.user_id)
+            .await
+            .map_err(FileError::RateLimited)?;
     }
 
     let file_id = ids::new_file_id().map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -154,6 +154,7 @@ impl Server {
                     directory,
                     audit,
                     data_dir: data_dir.path().to_owned(),
+                    shared_limits: None,
                 });
                 state
                     .refusals
@@ -295,6 +296,7 @@ async fn cluster_router(
         directory: directory.clone(),
         audit,
         data_dir,
+        shared_limits: Some(crate::limits::SharedLimits::new(store.connection())),
     });
     state
         .refusals

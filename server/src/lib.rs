@@ -165,6 +165,8 @@ pub struct Parts {
     pub directory: Option<Arc<directory::Directory>>,
     pub audit: Arc<audit::Audit>,
     pub data_dir: std::path::PathBuf,
+    /// Cluster mode: the limits every node shares, in Redis.
+    pub shared_limits: Option<limits::SharedLimits>,
 }
 
 impl ServerState {
@@ -178,22 +180,24 @@ impl ServerState {
             directory,
             audit,
             data_dir,
+            shared_limits,
         } = parts;
+        let shared = shared_limits.as_ref();
         Self(Arc::new(ServerInner {
             store,
-            message_rate: limits
-                .message_rate
-                .map(|(rate, burst)| Arc::new(limits::Buckets::new(f64::from(rate), burst))),
-            fetch_bytes: limits
-                .fetch_rate
-                .map(|(rate, burst)| limits::Buckets::new(f64::from(rate), burst)),
+            message_rate: limits.message_rate.map(|(rate, burst)| {
+                Arc::new(limits::Buckets::new(f64::from(rate), burst).shared(shared, "messages"))
+            }),
+            fetch_bytes: limits.fetch_rate.map(|(rate, burst)| {
+                limits::Buckets::new(f64::from(rate), burst).shared(shared, "fetch")
+            }),
             typing_rate: limits::Buckets::new(2.0, 5),
             new_identities: limits
                 .new_names_per_hour
-                .map(|n| limits::Buckets::new(f64::from(n) / 3600.0, n)),
+                .map(|n| limits::Buckets::new(f64::from(n) / 3600.0, n).shared(shared, "names")),
             refusals: Arc::new(limits::Tally::default()),
             throttle: if limits.message_rate.is_some() {
-                accounts::Throttle::default()
+                accounts::Throttle::default().shared(shared)
             } else {
                 accounts::Throttle::unlimited()
             },

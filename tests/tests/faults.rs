@@ -74,6 +74,48 @@ async fn eventually_status(server: &TestServer, code: &str) {
     }
 }
 
+/// A message with its clientId, as the app sends one; its ack.
+async fn send(
+    from: &natter_tests::client::Login,
+    to: &str,
+    content: &str,
+    client_id: &str,
+) -> serde_json::Value {
+    from.client
+        .ack(
+            event::PRIVATE_MESSAGE,
+            json!({"to": to, "content": content, "clientId": client_id}),
+        )
+        .await
+}
+
+/// Sends up to `max` messages of `content` to `to` until one is refused as "unavailable": the
+/// clientIds acked, and the refused one.
+async fn send_until_refused(
+    from: &natter_tests::client::Login,
+    to: &str,
+    content: &str,
+    max: usize,
+) -> (Vec<String>, Option<String>) {
+    let mut acked = Vec::new();
+    for i in 0..max {
+        let client_id = format!("c{i}");
+        let ack = send(from, to, content, &client_id).await;
+        if ack["code"] == "unavailable" {
+            return (acked, Some(client_id));
+        }
+        assert!(ack["id"].is_u64(), "{ack}");
+        acked.push(client_id);
+    }
+    (acked, None)
+}
+
+/// The refused message sent again with its clientId, now that there is room: stored.
+async fn send_again(from: &natter_tests::client::Login, to: &str, content: &str, client_id: &str) {
+    let ack = send(from, to, content, client_id).await;
+    assert!(ack["id"].is_u64(), "{ack}");
+}
+
 fn data(disk: &Path) -> PathBuf {
     disk.join("data")
 }
@@ -91,35 +133,13 @@ async fn a_full_disk_is_reported_and_loses_nothing() {
     eventually_status(&server, " 503").await;
     // Writes fail as "unavailable" (the WAL may take a few before it needs room).
     let content = "y".repeat(8 * 1024);
-    let mut refused = None;
-    for i in 0..200 {
-        let client_id = format!("c{i}");
-        let ack = alice
-            .client
-            .ack(
-                event::PRIVATE_MESSAGE,
-                json!({"to": b, "content": content, "clientId": client_id}),
-            )
-            .await;
-        if ack["code"] == "unavailable" {
-            refused = Some(client_id);
-            break;
-        }
-        assert!(ack["id"].is_u64(), "{ack}");
-    }
+    let (_, refused) = send_until_refused(&alice, &b, &content, 200).await;
     let refused = refused.expect("a write on a full disk was acked");
 
     // Room again: healthy, and the refused message goes in with its clientId, once.
     std::fs::remove_file(filler).unwrap();
     eventually_status(&server, " 200").await;
-    let ack = alice
-        .client
-        .ack(
-            event::PRIVATE_MESSAGE,
-            json!({"to": b, "content": content, "clientId": refused}),
-        )
-        .await;
-    assert!(ack["id"].is_u64(), "{ack}");
+    send_again(&alice, &b, &content, &refused).await;
     let page: MessagePage = bob
         .client
         .fetch(json!({"with": alice.session.user_id, "limit": 500}))
@@ -172,4 +192,76 @@ async fn a_corrupt_database_stops_the_server_with_a_clear_error() {
         err.contains("natter.db") || err.contains("not a database"),
         "{err}"
     );
+}
+
+fn wal_bytes(disk: &Path) -> u64 {
+    std::fs::metadata(data(disk).join("natter.db-wal")).map_or(0, |m| m.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_full_disk_freeing_less_than_the_wal_is_enough_without_a_restart() {
+    let disk = SmallDisk::mount(24);
+    let server = TestServer::start(&data(&disk.path), &["--no-limits"]).await;
+    let alice = SioClient::login(&server.url, "alice").await;
+    let bob = SioClient::login(&server.url, "bob").await;
+    let b = bob.session.user_id.clone();
+    eventually_status(&server, " 200").await;
+
+    // 3 MiB left, then messages pour in until the disk is full.
+    let filler = disk.fill();
+    let full = std::fs::metadata(&filler).unwrap().len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .unwrap();
+    file.set_len(full.saturating_sub(3 << 20)).unwrap();
+    let content = "z".repeat(8 * 1024);
+    let (mut acked, refused) = send_until_refused(&alice, &b, &content, 2_000).await;
+    let refused = refused.expect("3 MiB took 2,000 messages of 8 KiB");
+    eventually_status(&server, " 503").await;
+    let wal = wal_bytes(&disk.path);
+    assert!(
+        wal > 512 * 1024,
+        "the WAL took {wal} bytes of the full disk"
+    );
+
+    // The operator frees less than the WAL: the server comes back by itself.
+    let kept = std::fs::metadata(&filler).unwrap().len();
+    file.set_len(kept.saturating_sub(wal / 2)).unwrap();
+    file.sync_all().unwrap();
+    eventually_status(&server, " 200").await;
+    send_again(&alice, &b, &content, &refused).await;
+    acked.push(refused);
+
+    // Everything acked is there, once; and the WAL, quiet now, gives its room back.
+    let mut stored = Vec::new();
+    let mut before = None;
+    loop {
+        let mut request = json!({"with": alice.session.user_id, "limit": 500});
+        if let Some(id) = before {
+            request["before"] = json!(id);
+        }
+        let page: MessagePage = bob.client.fetch(request).await;
+        before = page.messages.first().map(|m| m.id);
+        stored.extend(page.messages.iter().filter_map(|m| m.client_id.clone()));
+        if !page.has_more || before.is_none() {
+            break;
+        }
+    }
+    let count = stored.len();
+    stored.sort();
+    stored.dedup();
+    assert_eq!(stored.len(), count, "a message was stored twice");
+    acked.sort();
+    assert_eq!(stored, acked, "what was acked is what is stored");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while wal_bytes(&disk.path) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the WAL kept {} bytes while nothing was written",
+            wal_bytes(&disk.path)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(server);
 }

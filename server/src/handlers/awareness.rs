@@ -69,7 +69,7 @@ pub async fn on_typing<A: Adapter>(ctx: Ctx<A>, TryData(payload): TryData<Object
         ctx.refused("typing", &Rejection::InvalidPayload("{to}"));
         return;
     };
-    if app.typing_rate.take(&me.user_id).is_err() {
+    if app.typing_rate.take(&me.user_id).await.is_err() {
         app.refusals.count("typing_dropped");
         return;
     }

@@ -79,7 +79,7 @@ async fn edit(
     if req.content.trim().is_empty() && original.attachment.is_none() {
         return Err(Rejection::EmptyMessage);
     }
-    take_token(app, me)?;
+    take_token(app, me).await?;
     let message = app
         .store
         .edit_message(&me.user_id, req.id, &req.content)
@@ -121,7 +121,7 @@ async fn delete(
     }
     let (original, rooms) = reachable(app, me, req.id).await?;
     authored(&original, me)?;
-    take_token(app, me)?;
+    take_token(app, me).await?;
     let deletion = app.store.delete_message(&me.user_id, req.id).await??;
     Ok((deletion, rooms))
 }
@@ -158,7 +158,7 @@ async fn react(
     if original.deleted {
         return Err(Rejection::Deleted);
     }
-    take_token(app, me)?;
+    take_token(app, me).await?;
     let applied = app.store.react(&me.user_id, &req).await??;
     let m = &applied.message;
     let change = applied.changed.then(|| ReactionChange {

@@ -33,12 +33,12 @@ pub(super) async fn sign_in(
     let person = match signed_in {
         Ok(SignIn::Allowed(person)) => person,
         Ok(SignIn::WrongPassword) => {
-            app.throttle.failed(addr);
+            app.throttle.failed(addr).await;
             return Err(Refusal::WrongPassword.into());
         }
         Ok(SignIn::NotAllowed) => return Err(Refusal::NotAllowed.into()),
         Ok(SignIn::Unknown) => {
-            app.throttle.failed(addr);
+            app.throttle.failed(addr).await;
             // A name of this server's own, which the directory does not know.
             let local = app.store.accounts_named(username).await?;
             return Err(if local.iter().any(|a| !a.directory) {

@@ -91,7 +91,7 @@ async fn create_group(
     let name = natter_protocol::normalize_group_name(&req.name).map_err(Rejection::InvalidName)?;
     let members = check_members(app, req.members, std::slice::from_ref(&me.user_id)).await?;
     // A group's changes cost a token from the sender's message budget, like a message.
-    super::messages::take_token(app, me)?;
+    super::messages::take_token(app, me).await?;
     let group = GroupRecord {
         group_id: ids::new_group_id().map_err(|e| StoreError::Commit(e.to_string()))?,
         name: name.to_owned(),
@@ -140,7 +140,7 @@ async fn add_members(
         return Ok(group);
     }
     // A group's changes cost a token from the sender's message budget, like a message.
-    super::messages::take_token(app, me)?;
+    super::messages::take_token(app, me).await?;
     app.store
         .add_members(&req.group_id, &new)
         .await?

@@ -78,7 +78,7 @@ pub(super) async fn store_checked(
         }
     }
     // Last: a refused message must not cost a token.
-    take_token(app, me)?;
+    take_token(app, me).await?;
     Ok(app
         .store
         .insert_message(NewMessage {
@@ -109,9 +109,12 @@ pub(super) fn check_content(app: &ServerState, content: &str) -> Result<(), Reje
 }
 
 /// A token from the sender's message budget: messages, their changes and group changes alike.
-pub(super) fn take_token(app: &ServerState, me: &Identity) -> Result<(), Rejection> {
+pub(super) async fn take_token(app: &ServerState, me: &Identity) -> Result<(), Rejection> {
     if let Some(buckets) = &app.message_rate {
-        buckets.take(&me.user_id).map_err(Rejection::RateLimited)?;
+        buckets
+            .take(&me.user_id)
+            .await
+            .map_err(Rejection::RateLimited)?;
     }
     Ok(())
 }
@@ -148,7 +151,7 @@ async fn fetch_page(
 ) -> Result<MessagePage, Rejection> {
     let Object(req) = payload.map_err(|_| Rejection::InvalidPayload("{with, before?, limit?}"))?;
     let conversation = own_conversation(app, me, &req.with).await?;
-    can_afford_answer(app, me)?;
+    can_afford_answer(app, me).await?;
     let limit = req
         .limit
         .unwrap_or(app.limits.history_per_chat)
@@ -157,23 +160,28 @@ async fn fetch_page(
     // Bounded in bytes too, whatever is stored: the oldest go, and come with the next page.
     let dropped = bounds::keep_newest_within(&mut messages, bounds::MAX_PAGE_BYTES);
     has_more |= dropped;
-    pay_for_answer(app, me, &messages)?;
+    pay_for_answer(app, me, &messages).await?;
     Ok(MessagePage { messages, has_more })
 }
 
 /// A client still paying for earlier answers waits: answers it asked for and does not read
 /// would otherwise pile up in its socket's queue.
-fn can_afford_answer(app: &ServerState, me: &Identity) -> Result<(), Rejection> {
+async fn can_afford_answer(app: &ServerState, me: &Identity) -> Result<(), Rejection> {
     if let Some(budget) = &app.fetch_bytes {
         budget
             .take_cost(&me.user_id, 1.0, 0.0)
+            .await
             .map_err(Rejection::RateLimited)?;
     }
     Ok(())
 }
 
 /// Charges an answer's bytes to the client's history budget (it may go into debt).
-fn pay_for_answer(app: &ServerState, me: &Identity, messages: &[Message]) -> Result<(), Rejection> {
+async fn pay_for_answer(
+    app: &ServerState,
+    me: &Identity,
+    messages: &[Message],
+) -> Result<(), Rejection> {
     if let Some(budget) = &app.fetch_bytes {
         let bytes: usize = messages
             .iter()
@@ -181,6 +189,7 @@ fn pay_for_answer(app: &ServerState, me: &Identity, messages: &[Message]) -> Res
             .sum();
         budget
             .take_cost(&me.user_id, 0.0, bytes as f64)
+            .await
             .map_err(Rejection::RateLimited)?;
     }
     Ok(())
@@ -243,7 +252,7 @@ async fn search(
         None => None,
     };
     // A search reads the index like a page reads history: it is paid from the same budget.
-    can_afford_answer(app, me)?;
+    can_afford_answer(app, me).await?;
     let limit = req
         .limit
         .unwrap_or(natter_protocol::SEARCH_MAX_RESULTS)
@@ -262,6 +271,6 @@ async fn search(
     messages.reverse();
     bounds::keep_newest_within(&mut messages, bounds::MAX_PAGE_BYTES);
     messages.reverse();
-    pay_for_answer(app, me, &messages)?;
+    pay_for_answer(app, me, &messages).await?;
     Ok(SearchResults { messages })
 }

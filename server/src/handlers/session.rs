@@ -192,7 +192,7 @@ async fn resolve_identity(
     // The guide's client sends `{sessionID}` alone and expects "invalid username" when the
     // server does not know it (it then asks for a name again).
     let raw = auth.username.ok_or(Refusal::InvalidUsername)?;
-    if !app.throttle.allows(addr) {
+    if !app.throttle.allows(addr).await {
         return Err(Refusal::TooManyAttempts.into());
     }
     if let Some(expected) = &app.auth.join_password {
@@ -201,7 +201,7 @@ async fn resolve_identity(
             .as_deref()
             .ok_or(Refusal::JoinPasswordRequired)?;
         if !join_password_matches(given, expected) {
-            app.throttle.failed(addr);
+            app.throttle.failed(addr).await;
             return Err(Refusal::WrongJoinPassword.into());
         }
     }
@@ -236,7 +236,7 @@ async fn resolve_identity(
             .into());
         };
         if !verify_password(password, hash.clone()).await? {
-            app.throttle.failed(addr);
+            app.throttle.failed(addr).await;
             return Err(Refusal::WrongPassword.into());
         }
         let session_id = ids::new_session_id()?;
@@ -249,7 +249,7 @@ async fn resolve_identity(
         .new_session("password"));
     }
     if let Some(buckets) = &app.new_identities
-        && buckets.take(&addr.to_string()).is_err()
+        && buckets.take(&addr.to_string()).await.is_err()
     {
         return Err(Refusal::TooManyAttempts.into());
     }
@@ -512,7 +512,7 @@ async fn set_password(
         ));
     }
     if let Some(hash) = account.password_hash {
-        if !app.throttle.allows(addr) {
+        if !app.throttle.allows(addr).await {
             return Err(Rejection::WrongPassword);
         }
         let current = req.current_password.unwrap_or_default();
@@ -520,7 +520,7 @@ async fn set_password(
             .await
             .map_err(|e| Rejection::Unavailable(StoreError::Commit(e.to_string())))?;
         if !ok {
-            app.throttle.failed(addr);
+            app.throttle.failed(addr).await;
             return Err(Rejection::WrongPassword);
         }
     }

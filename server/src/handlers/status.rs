@@ -49,7 +49,7 @@ async fn set_status(
             .map(str::to_owned),
         None => None,
     };
-    take_token(app, me)?;
+    take_token(app, me).await?;
     let status = Status {
         state: req.state,
         text,

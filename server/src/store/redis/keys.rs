@@ -1,5 +1,6 @@
 //! Every Redis key Natter uses, built here and nowhere else. All live under `natter:`; nothing
-//! expires but heartbeats (and the health probe): history is kept until someone deletes it.
+//! expires but heartbeats, the health probe and the shared limits: history is kept until
+//! someone deletes it.
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -39,6 +40,8 @@
 //! | `gdeleted:<g>` | sorted set | ids of the group's deleted messages (unread counts skip them) |
 //! | `file:<id>:messages` | set | ids of the messages carrying the file (none left: the file goes) |
 //! | `statuses` | hash | userID → status JSON (users who are not available) |
+//! | `limit:<kind>:<key>` | hash, expiring once full again | a rate limit's token bucket shared by the nodes (`tokens`, `at`): `messages:<user>`, `fetch:<user>`, `names:<addr>` |
+//! | `failures:<addr>` | counter, expiring with its window | failed passwords from a client address, for every node |
 //! | `schema` | integer | the data's schema version ([`super::migrate`]) |
 
 use crate::accounts::name_key;
@@ -56,6 +59,16 @@ pub const MSG_CONVERSATIONS: &str = "natter:msgconv";
 pub const STATUSES: &str = "natter:statuses";
 /// Stands where a script takes a key it does not use this time (never written).
 pub const UNUSED: &str = "natter:-";
+
+/// A shared rate limit's bucket: `kind` names the limit, `key` whom it limits.
+pub fn limit(kind: &str, key: &str) -> String {
+    format!("natter:limit:{kind}:{key}")
+}
+
+/// Failed passwords from one client address.
+pub fn failures(addr: &str) -> String {
+    format!("natter:failures:{addr}")
+}
 
 /// Patterns for SCAN (migrations and removals only).
 pub const ALL_SESSIONS: &str = "natter:session:*";

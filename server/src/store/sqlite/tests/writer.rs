@@ -1,4 +1,5 @@
-//! The writer: group commit, batches, a failing write alone, and the WAL restarting.
+//! The writer: group commit, batches, a failing write alone, the WAL restarting under load
+//! and truncated when quiet.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,9 +60,13 @@ fn a_batch_takes_what_is_queued_up_to_its_limit() {
 }
 
 /// The WAL header's checkpoint sequence number; it goes up each time the WAL restarts.
-fn wal_restarts(dir: &Path) -> u32 {
-    let wal = std::fs::read(dir.join("natter.db-wal")).unwrap();
-    u32::from_be_bytes(wal[12..16].try_into().unwrap())
+/// `None` while the WAL file is empty (truncated when quiet, or not yet written).
+fn wal_restarts(dir: &Path) -> Option<u32> {
+    use std::io::Read;
+    let mut header = [0u8; 16];
+    let mut wal = std::fs::File::open(dir.join("natter.db-wal")).ok()?;
+    wal.read_exact(&mut header).ok()?;
+    Some(u32::from_be_bytes(header[12..16].try_into().unwrap()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +77,7 @@ async fn the_wal_restarts_while_messages_keep_coming() {
         .insert_message(msg("ua", "ub", "first", None))
         .await
         .unwrap();
-    let before = wal_restarts(dir.path());
+    let before = wal_restarts(dir.path()).expect("a WAL after a write");
     // A steady stream from 16 senders: the writer is never idle long enough for the
     // checkpoint thread alone to catch up. It stops once the WAL has restarted.
     let stop = Arc::new(AtomicBool::new(false));
@@ -93,18 +98,55 @@ async fn the_wal_restarts_while_messages_keep_coming() {
             })
         })
         .collect();
-    // Long enough for several checkpoint passes, short enough that the writer is never
-    // idle long enough for the checkpoint thread alone to catch up.
-    tokio::time::sleep(4 * CHECKPOINT_QUIET).await;
+    // Looked at while the stream runs (once it stops, a quiet WAL is truncated instead).
+    let deadline = std::time::Instant::now() + 40 * CHECKPOINT_QUIET;
+    let restarted = loop {
+        tokio::time::sleep(CHECKPOINT_QUIET / 10).await;
+        if wal_restarts(dir.path()).is_some_and(|n| n > before) {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+    };
     stop.store(true, Ordering::Relaxed);
     let mut sent = 0;
     for s in senders {
         sent += s.await.unwrap();
     }
-    assert!(
-        wal_restarts(dir.path()) > before,
-        "the WAL never restarted during {sent} inserts"
-    );
+    assert!(restarted, "the WAL never restarted during {sent} inserts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_wal_is_truncated_and_writes_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    for i in 0..200 {
+        store
+            .insert_message(msg("ua", "ub", &format!("m{i}"), None))
+            .await
+            .unwrap();
+    }
+    let wal = dir.path().join("natter.db-wal");
+    let deadline = std::time::Instant::now() + 40 * CHECKPOINT_QUIET;
+    while std::fs::metadata(&wal).unwrap().len() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quiet WAL kept its size"
+        );
+        tokio::time::sleep(CHECKPOINT_QUIET / 5).await;
+    }
+    // Nothing was lost with it, and the next write starts a new WAL.
+    store
+        .insert_message(msg("ua", "ub", "after", None))
+        .await
+        .unwrap();
+    let (page, _) = store
+        .page(Conversation::Private("ua", "ub"), None, 500)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 201);
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
 }
 
 #[tokio::test]
