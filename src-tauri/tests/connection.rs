@@ -599,6 +599,44 @@ fn a_deployed_fingerprint_is_trusted_without_asking_and_a_locked_address_wins() 
 }
 
 #[test]
+fn a_session_on_another_server_than_the_locked_one_is_not_resumed() {
+    let rt = rt();
+    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+    let old = rt.block_on(TestServer::start(dirs[0].path(), &[]));
+    let office = rt.block_on(TestServer::start(dirs[1].path(), &[]));
+    let app = TestApp::new(dirs[2].path());
+    let before = app.login(&old.url, "alice");
+    app.close();
+
+    // The organisation now locks the app to its server: alice logs in there, as someone new.
+    let deployed = natter_protocol::Deployed {
+        servers: vec![office.addr.to_string()],
+        fingerprint: office.fingerprint.clone(),
+        lock_server: true,
+        ..Default::default()
+    };
+    let app = TestApp::with_deployed(dirs[2].path(), deployed);
+    app.invoke::<()>(
+        command::LOGIN,
+        json!({"serverUrl": old.url, "username": "alice"}),
+    )
+    .unwrap();
+    let AppEvent::Session { session } =
+        app.wait_for("a session", |e| matches!(e, AppEvent::Session { .. }))
+    else {
+        unreachable!()
+    };
+    assert_ne!(
+        session.user_id, before.user_id,
+        "the old server's session was resumed"
+    );
+    app.wait_state("connected", |s| *s == ConnectionState::Connected);
+    let saved = std::fs::read_to_string(dirs[2].path().join("natter.json")).unwrap();
+    assert!(saved.contains(&office.addr.to_string()), "{saved}");
+    app.close();
+}
+
+#[test]
 fn logout_revokes_the_session_on_the_server_and_accounts_sign_in() {
     let rt = rt();
     let (srv_dir, app_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

@@ -65,6 +65,7 @@ impl Manager {
         deployed: natter_protocol::Deployed,
     ) -> Self {
         let (saved, outbox) = persist.load();
+        let saved = saved.filter(|s| is_allowed(&deployed, &s.server_url));
         let pins = persist.load_pins();
         Self {
             tx,
@@ -300,4 +301,17 @@ impl Manager {
             LinkEvent::Acked { .. } => {}
         }
     }
+}
+
+/// Whether a saved session may be resumed: not on another server than the one the
+/// organisation locked the app to (it then waits for a login there).
+fn is_allowed(deployed: &natter_protocol::Deployed, server_url: &str) -> bool {
+    let Some(locked) = deployed.locked_server() else {
+        return true;
+    };
+    let allowed = crate::server_url::normalize_list(&locked).is_ok_and(|l| l == server_url);
+    if !allowed {
+        tracing::info!(%server_url, %locked, "not resuming a session on a server the organisation does not use");
+    }
+    allowed
 }
