@@ -375,6 +375,12 @@ impl Notify {
 }
 
 impl Preferences {
+    /// Whether announcement `a` is shown at `now_ms` (a banner, a notification): it stands
+    /// and the person did not dismiss it.
+    pub fn shows(&self, a: &crate::Announcement, now_ms: i64) -> bool {
+        a.active_at(now_ms) && !self.dismissed_announcements.contains(&a.id)
+    }
+
     /// What `conversation` notifies of.
     pub fn notify(&self, conversation: &str) -> Notify {
         if self.muted.contains(conversation) {

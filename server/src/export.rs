@@ -11,10 +11,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use natter_protocol::Message;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::ServerState;
-use crate::store::{Account, Conversation, StoreError};
+use crate::store::{Account, Conversation, GroupRecord, StoreError};
 
 /// Messages read per page.
 const PAGE: u32 = 500;
@@ -73,7 +73,6 @@ pub async fn export(
         })
         .collect();
     let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
-    let json_part = |v: &Value| serde_json::to_vec_pretty(v).unwrap_or_default();
     let profile = json!({
         "userID": me,
         "username": account.username,
@@ -82,7 +81,10 @@ pub async fn export(
         "hasPassword": account.password_hash.is_some(),
         "exportedTs": natter_protocol::now_ms(),
     });
-    parts.push(("profile.json".into(), json_part(&profile)));
+    parts.push((
+        "profile.json".into(),
+        serde_json::to_vec_pretty(&profile).unwrap_or_default(),
+    ));
 
     let mut summary = Exported::default();
     let mut sent_files: BTreeSet<(String, String)> = BTreeSet::new();
@@ -96,8 +98,13 @@ pub async fn export(
         }
         summary.conversations += 1;
         summary.messages += messages.len();
-        let v = json!({"with": with, "name": name, "messages": messages});
-        (format!("conversations/{with}.json"), json_part(&v))
+        let exported = natter_protocol::ExportedConversation {
+            with: with.to_owned(),
+            name: name.to_owned(),
+            messages,
+        };
+        let bytes = serde_json::to_vec_pretty(&exported).unwrap_or_default();
+        (format!("conversations/{with}.json"), bytes)
     };
     let peers = app.store.recent_conversations(me, 1).await?;
     for (peer, _) in peers {
@@ -110,11 +117,9 @@ pub async fn export(
         let messages = whole(app, Conversation::Group(&g.group_id)).await?;
         parts.push(add_conversation(&g.group_id, &g.name, messages));
     }
-    let groups_json: Vec<Value> = groups
-        .iter()
-        .map(|g| json!({"groupID": g.group_id, "name": g.name, "createdBy": g.created_by, "members": g.members}))
-        .collect();
-    parts.push(("groups.json".into(), json_part(&json!(groups_json))));
+    let groups: Vec<natter_protocol::Group> = groups.iter().map(GroupRecord::wire).collect();
+    let groups_json = serde_json::to_vec_pretty(&groups).unwrap_or_default();
+    parts.push(("groups.json".into(), groups_json));
     for (file_id, name) in &sent_files {
         let path = app.files.file(file_id);
         match tokio::fs::read(&path).await {

@@ -66,6 +66,8 @@ pub struct Server {
     max_connections_per_ip: Option<usize>,
     /// Where people sign in, for the banner (`--ldap-url`).
     directory: Option<String>,
+    /// The bound address and the certificate people will see.
+    endpoint: crate::endpoint::Endpoint,
     /// Held for the process's life: the data dir's lock.
     _data_dir: DataDir,
 }
@@ -167,7 +169,7 @@ impl Server {
                 if let Some(days) = config.retention_days {
                     crate::retention::spawn(state.clone(), days);
                 }
-                admin::spawn(&admin_path, io.clone(), state, endpoint)?;
+                admin::spawn(&admin_path, io.clone(), state, endpoint.clone())?;
                 (router(layer, config, health, auth_info, files), closer(io))
             }
             Some(url) => {
@@ -177,7 +179,7 @@ impl Server {
                     directory,
                     audit,
                     auth_info,
-                    endpoint,
+                    endpoint: endpoint.clone(),
                 };
                 cluster_router(config, url, shared, &admin_path).await?
             }
@@ -189,6 +191,7 @@ impl Server {
             tls,
             max_connections_per_ip: (!config.no_limits).then_some(config.max_connections_per_ip),
             directory: described,
+            endpoint,
             _data_dir: data_dir,
         })
     }
@@ -198,13 +201,9 @@ impl Server {
         self.directory.as_deref()
     }
 
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// The certificate's SHA-256 fingerprint (`AB:CD:…`), or `None` without TLS.
-    pub fn fingerprint(&self) -> Option<&str> {
-        self.tls.as_ref().map(|t| t.fingerprint.as_str())
+    /// Where it listens and the certificate it serves (`fingerprint: None` without TLS).
+    pub fn endpoint(&self) -> &crate::endpoint::Endpoint {
+        &self.endpoint
     }
 
     /// Serves until `shutdown` resolves, then closes every socket and waits for requests in

@@ -49,23 +49,14 @@ async fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut announced = None;
-    match server.local_addr() {
-        Ok(addr) => {
-            let endpoint = Endpoint {
-                addr,
-                fingerprint: server.fingerprint().map(str::to_owned),
-            };
-            print_banner(&endpoint, &config);
-            if let Some(directory) = server.directory() {
-                println!("people sign in with the directory: {directory}");
-            }
-            if !config.no_discovery {
-                announced = announce(&config, addr, server.fingerprint());
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "could not read the bound address"),
+    let endpoint = server.endpoint();
+    print_banner(endpoint, &config);
+    if let Some(directory) = server.directory() {
+        println!("people sign in with the directory: {directory}");
     }
+    let announced = (!config.no_discovery)
+        .then(|| announce(&config, endpoint.addr, endpoint.fingerprint.as_deref()))
+        .flatten();
     let result = server.run(shutdown_signal()).await;
     if let Some(a) = announced {
         a.stop();

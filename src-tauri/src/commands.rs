@@ -19,7 +19,6 @@ pub async fn start(conn: State<'_, Connection>) -> Result<(), AppError> {
 #[tauri::command]
 pub async fn login(
     conn: State<'_, Connection>,
-    deployed: State<'_, natter_protocol::Deployed>,
     server_url: String,
     username: String,
     password: Option<String>,
@@ -30,8 +29,6 @@ pub async fn login(
         password,
         join_password,
     };
-    // The organisation fixed the address: whatever the page sends, this one.
-    let server_url = deployed.locked_server().unwrap_or(server_url);
     conn.login(&server_url, credentials).await
 }
 

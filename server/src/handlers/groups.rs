@@ -18,16 +18,6 @@ use crate::ServerState;
 use crate::ids;
 use crate::store::{GroupRecord, Inserted, StoreError};
 
-fn wire(g: &GroupRecord) -> Group {
-    Group {
-        group_id: g.group_id.clone(),
-        name: g.name.clone(),
-        members: g.members.clone(),
-        created_by: g.created_by.clone(),
-        ..Group::default()
-    }
-}
-
 /// Sends `group` to every listed user's sockets, on every node.
 async fn announce<A: Adapter>(io: &SocketIo<A>, to: &[String], group: &Group) {
     if let Err(e) = io.to(to.to_vec()).emit(event::GROUP, group).await {
@@ -77,7 +67,7 @@ async fn answer_with_group<A: Adapter>(
     event: &'static str,
     result: Result<GroupRecord, Rejection>,
 ) {
-    if let Some(group) = ctx.respond(ack, event, result.map(|g| wire(&g))) {
+    if let Some(group) = ctx.respond(ack, event, result.map(|g| g.wire())) {
         announce(&ctx.io, &group.members, &group).await;
     }
 }
@@ -167,7 +157,7 @@ pub async fn on_leave_group<A: Adapter>(
     if let Some(group) = ctx.answer(ack, event::LEAVE_GROUP, result, done) {
         let mut to = group.members.clone();
         to.push(me.user_id.clone());
-        announce(io, &to, &wire(&group)).await;
+        announce(io, &to, &group.wire()).await;
     }
 }
 
@@ -242,7 +232,7 @@ pub async fn groups_for(app: &ServerState, user_id: &str) -> Result<Vec<Group>, 
                 messages: history.remove(&g.group_id).unwrap_or_default(),
                 unread,
                 mentions,
-                ..wire(g)
+                ..g.wire()
             }
         })
         .collect())

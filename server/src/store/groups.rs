@@ -31,6 +31,18 @@ impl GroupRecord {
     pub fn has_member(&self, user_id: &str) -> bool {
         self.members.iter().any(|m| m == user_id)
     }
+
+    /// The group as clients see it (`group`, and the entries of `groups` without their
+    /// messages and counts).
+    pub fn wire(&self) -> natter_protocol::Group {
+        natter_protocol::Group {
+            group_id: self.group_id.clone(),
+            name: self.name.clone(),
+            members: self.members.clone(),
+            created_by: self.created_by.clone(),
+            ..natter_protocol::Group::default()
+        }
+    }
 }
 
 /// Groups and who is in them.

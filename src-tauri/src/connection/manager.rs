@@ -303,15 +303,24 @@ impl Manager {
     }
 }
 
+/// The address the organisation locked the app to, as a login field normalises it.
+pub(super) fn locked_url(deployed: &natter_protocol::Deployed) -> Option<String> {
+    let locked = deployed.locked_server()?;
+    match crate::server_url::normalize_list(&locked) {
+        Ok(url) => Some(url),
+        Err(e) => {
+            tracing::error!(%locked, error = %e, "the deployed server address is not one");
+            None
+        }
+    }
+}
+
 /// Whether a saved session may be resumed: not on another server than the one the
 /// organisation locked the app to (it then waits for a login there).
 fn is_allowed(deployed: &natter_protocol::Deployed, server_url: &str) -> bool {
-    let Some(locked) = deployed.locked_server() else {
-        return true;
-    };
-    let allowed = crate::server_url::normalize_list(&locked).is_ok_and(|l| l == server_url);
+    let allowed = locked_url(deployed).is_none_or(|l| l == server_url);
     if !allowed {
-        tracing::info!(%server_url, %locked, "not resuming a session on a server the organisation does not use");
+        tracing::info!(%server_url, "not resuming a session on a server the organisation does not use");
     }
     allowed
 }

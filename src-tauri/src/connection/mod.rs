@@ -94,12 +94,14 @@ pub type Sink = Arc<dyn Fn(AppEvent) + Send + Sync>;
 #[derive(Clone)]
 pub struct Connection {
     tx: mpsc::UnboundedSender<Input>,
+    /// The address the organisation locked the app to (normalised), used for every login.
+    locked: Option<String>,
 }
 
 impl Connection {
-    /// Loads what was persisted and starts the manager task. Nothing connects until
-    /// [`Connection::start`] (the UI calls it once it listens).
-    /// Starts the manager; `deployed` names the certificate trusted without asking.
+    /// Loads what was persisted and starts the manager task, with what the organisation
+    /// `deployed` (a certificate trusted without asking, a locked address). Nothing connects
+    /// until [`Connection::start`] (the UI calls it once it listens).
     pub fn spawn(
         sink: Sink,
         persist: Box<dyn Persist>,
@@ -107,9 +109,10 @@ impl Connection {
         deployed: natter_protocol::Deployed,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let locked = manager::locked_url(&deployed);
         let manager = Manager::new(sink, persist, timing, tx.clone(), deployed);
         tauri::async_runtime::spawn(manager.run(rx));
-        Self { tx }
+        Self { tx, locked }
     }
 
     async fn ask<T>(&self, input: impl FnOnce(oneshot::Sender<T>) -> Input) -> Result<T, AppError> {
@@ -141,7 +144,11 @@ impl Connection {
     /// a certificate to trust first. The server alone judges the credentials, so its refusal is
     /// what the person sees.
     pub async fn login(&self, server_url: &str, credentials: Credentials) -> Result<(), AppError> {
-        let server_url = server_url::normalize_list(server_url)?;
+        // The organisation fixed the address: whatever the page sent, this one.
+        let server_url = match &self.locked {
+            Some(locked) => locked.clone(),
+            None => server_url::normalize_list(server_url)?,
+        };
         let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
         let credentials = Credentials {
             username: credentials.username.trim().to_owned(),

@@ -96,7 +96,11 @@ impl Desktop {
 
     /// The preferences in force: the person's, with what the organisation set.
     pub fn preferences(&self) -> Preferences {
-        let mut prefs = self.lock().prefs.clone();
+        self.imposed(self.lock().prefs.clone())
+    }
+
+    /// `prefs` with what the organisation set in their place.
+    fn imposed(&self, mut prefs: Preferences) -> Preferences {
         if let Some(on) = self.deployed_autostart {
             prefs.autostart = on;
         }
@@ -107,11 +111,9 @@ impl Desktop {
     pub fn set_preferences<R: Runtime>(
         &self,
         app: &AppHandle<R>,
-        mut prefs: Preferences,
+        prefs: Preferences,
     ) -> std::io::Result<()> {
-        if let Some(on) = self.deployed_autostart {
-            prefs.autostart = on;
-        }
+        let prefs = self.imposed(prefs);
         let bytes = serde_json::to_vec_pretty(&prefs).map_err(std::io::Error::other)?;
         if let Some(dir) = self.prefs_path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -282,15 +284,12 @@ impl Desktop {
         let now = natter_protocol::now_ms();
         let fresh: Vec<Pending> = {
             let mut inner = self.lock();
-            let standing: Vec<&Announcement> = list
-                .iter()
-                .filter(|a| {
-                    a.active_at(now) && !inner.prefs.dismissed_announcements.contains(&a.id)
-                })
-                .collect();
-            standing
-                .into_iter()
-                .filter(|a| inner.announced.insert(a.id))
+            let Inner {
+                prefs, announced, ..
+            } = &mut *inner;
+            list.iter()
+                .filter(|a| prefs.shows(a, now))
+                .filter(|a| announced.insert(a.id))
                 .map(Pending::announcement)
                 .collect()
         };

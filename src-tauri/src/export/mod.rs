@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use natter_protocol::Message;
-use serde_json::json;
 
 use crate::connection::Connection;
 use crate::error::AppError;
@@ -64,7 +63,11 @@ pub async fn export(
     };
     let local = |e: std::io::Error| AppError::Local(format!("saving {}: {e}", path.display()));
     tokio::fs::write(&path, page).await.map_err(local)?;
-    let data = json!({"with": with, "name": title, "messages": messages});
+    let data = natter_protocol::ExportedConversation {
+        with: with.to_owned(),
+        name: title.to_owned(),
+        messages,
+    };
     let bytes = serde_json::to_vec_pretty(&data).map_err(|e| AppError::Local(e.to_string()))?;
     tokio::fs::write(path.with_extension("json"), bytes)
         .await

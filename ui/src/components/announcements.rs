@@ -10,10 +10,7 @@ use crate::state::UiState;
 #[component]
 pub fn Announcements(state: RwSignal<UiState>) -> impl IntoView {
     let prefs = preferences_signal();
-    let banners = move || {
-        let dismissed = prefs.with(|p| p.dismissed_announcements.clone());
-        state.with(|s| s.banners(now_ms() as i64, &dismissed))
-    };
+    let banners = move || prefs.with(|p| state.with(|s| s.banners(now_ms() as i64, p)));
     view! {
         <For each=banners key=|a| a.id let(a)>
             <div class="announcement" data-testid="announcement" role="alert"

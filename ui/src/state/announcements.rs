@@ -1,9 +1,8 @@
 //! The operator's announcements: the list the server gives at login, new ones, withdrawn
 //! ones, and which banners to show (standing, not dismissed).
 
-use std::collections::BTreeSet;
-
 use natter_protocol::Announcement;
+use natter_protocol::ipc::Preferences;
 
 use super::UiState;
 
@@ -23,10 +22,10 @@ impl UiState {
     }
 
     /// The banners to show at `now_ms`, oldest first: standing and not dismissed.
-    pub fn banners(&self, now_ms: i64, dismissed: &BTreeSet<u64>) -> Vec<Announcement> {
+    pub fn banners(&self, now_ms: i64, prefs: &Preferences) -> Vec<Announcement> {
         self.announcements
             .iter()
-            .filter(|a| a.active_at(now_ms) && !dismissed.contains(&a.id))
+            .filter(|a| prefs.shows(a, now_ms))
             .cloned()
             .collect()
     }
@@ -61,14 +60,14 @@ mod tests {
             announcement: a(3, None),
         });
         let ids = |v: Vec<Announcement>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
-        let none = BTreeSet::new();
+        let none = Preferences::default();
         assert_eq!(ids(s.banners(50, &none)), [1, 2, 3], "once each");
         assert_eq!(ids(s.banners(100, &none)), [1, 3], "2 expired");
-        assert_eq!(
-            ids(s.banners(50, &BTreeSet::from([1]))),
-            [2, 3],
-            "1 dismissed"
-        );
+        let dismissed = Preferences {
+            dismissed_announcements: [1].into(),
+            ..Preferences::default()
+        };
+        assert_eq!(ids(s.banners(50, &dismissed)), [2, 3], "1 dismissed");
         s.apply(AppEvent::AnnouncementWithdrawn { id: 3 });
         assert_eq!(ids(s.banners(50, &none)), [1, 2]);
         // A new login's list is the server's.
