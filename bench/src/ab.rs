@@ -27,10 +27,27 @@ pub struct AbConfig {
     pub clients: usize,
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Messages as Natter's app sends them (ack asked for, `clientId` given).
+    #[arg(long)]
+    pub app_shape: bool,
+    /// The after build's runs start on a copy of a data dir holding this many messages
+    /// (seeded once, by this binary's store); the before build's on an empty one. With the
+    /// same build on both sides: does the message path slow down as the store fills?
+    #[arg(long)]
+    pub seed_after: Option<u64>,
+    /// What the two columns are called in the table.
+    #[arg(long, value_delimiter = ',', default_value = "before,after")]
+    pub labels: Vec<String>,
 }
 
-async fn one_run(bin: &Path, cfg: &AbConfig, rate: u64) -> LoadResult {
+async fn one_run(bin: &Path, cfg: &AbConfig, rate: u64, seeded: Option<&Path>) -> LoadResult {
     let data = tempfile::tempdir().expect("temp dir");
+    if let Some(seeded) = seeded {
+        for entry in std::fs::read_dir(seeded).expect("seeded dir") {
+            let entry = entry.expect("seeded file");
+            std::fs::copy(entry.path(), data.path().join(entry.file_name())).expect("copy");
+        }
+    }
     let args = crate::proc::natter_args(data.path());
     let server = ServerProcess::start(Some(0), bin, &args, &[]).await;
     let result = load::run(&LoadConfig {
@@ -42,6 +59,7 @@ async fn one_run(bin: &Path, cfg: &AbConfig, rate: u64) -> LoadResult {
         tls: false,
         spread: false,
         guide_presence: false,
+        app_shape: cfg.app_shape,
     })
     .await;
     server.stop().await;
@@ -54,34 +72,63 @@ async fn one_run(bin: &Path, cfg: &AbConfig, rate: u64) -> LoadResult {
     result
 }
 
+/// The server's CPU time per delivered message, in µs (the private message's one delivery).
+fn cpu_us_per_message(r: &LoadResult) -> f64 {
+    r.server_cpu_pct / 100.0 * 1e6 / r.delivered_per_s.max(1.0)
+}
+
+/// Bytes the server wrote to storage per message sent.
+fn disk_bytes_per_message(r: &LoadResult) -> f64 {
+    r.server_write_bytes as f64 / r.sent.max(1) as f64
+}
+
 /// One cell: the runs' figures, in the order they were measured.
 fn cell(runs: &[LoadResult], figure: impl Fn(&LoadResult) -> String) -> String {
     runs.iter().map(figure).collect::<Vec<_>>().join(", ")
 }
 
 pub async fn run(cfg: &AbConfig) -> String {
+    let seeded = match cfg.seed_after {
+        Some(total) => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let per_s = crate::history::seed(dir.path(), total).await;
+            eprintln!("seeded {total} messages at {per_s:.0}/s");
+            // The store is dropped: let its writer and checkpoint threads finish before copies.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Some(dir)
+        }
+        None => None,
+    };
     let mut before: Vec<Vec<LoadResult>> = vec![Vec::new(); cfg.rates.len()];
     let mut after: Vec<Vec<LoadResult>> = vec![Vec::new(); cfg.rates.len()];
     for _ in 0..cfg.rounds {
         for (i, &rate) in cfg.rates.iter().enumerate() {
-            before[i].push(one_run(&cfg.before, cfg, rate).await);
-            after[i].push(one_run(&cfg.after, cfg, rate).await);
+            before[i].push(one_run(&cfg.before, cfg, rate, None).await);
+            let seeded = seeded.as_ref().map(|d| d.path());
+            after[i].push(one_run(&cfg.after, cfg, rate, seeded).await);
         }
     }
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| offered msgs/s | build | delivered/s | p50 ms | p99 ms | server CPU % |\n|---|---|---|---|---|---|"
+        "| offered msgs/s | build | delivered/s | p50 ms | p99 ms | server CPU % | CPU µs/msg | disk bytes/msg |\n|---|---|---|---|---|---|---|---|"
     );
     for (i, rate) in cfg.rates.iter().enumerate() {
-        for (name, runs) in [("before", &before[i]), ("after", &after[i])] {
+        let label =
+            |i: usize, default: &'static str| cfg.labels.get(i).map_or(default, |l| l.as_str());
+        for (name, runs) in [
+            (label(0, "before"), &before[i]),
+            (label(1, "after"), &after[i]),
+        ] {
             let _ = writeln!(
                 out,
-                "| {rate} | {name} | {} | {} | {} | {} |",
+                "| {rate} | {name} | {} | {} | {} | {} | {} | {} |",
                 cell(runs, |r| format!("{:.0}", r.delivered_per_s)),
                 cell(runs, |r| format!("{:.2}", r.p50_ms)),
                 cell(runs, |r| format!("{:.2}", r.p99_ms)),
                 cell(runs, |r| format!("{:.0}", r.server_cpu_pct)),
+                cell(runs, |r| format!("{:.1}", cpu_us_per_message(r))),
+                cell(runs, |r| format!("{:.0}", disk_bytes_per_message(r))),
             );
         }
     }

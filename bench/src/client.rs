@@ -236,6 +236,21 @@ pub fn message_frame(to: &str, sent_ns: u64) -> String {
     )
 }
 
+/// The `private message` frame Natter's app sends: with ack id `ack_id` and a random
+/// `clientId` (`key`); the content is the send time.
+pub fn app_message_frame(to: &str, sent_ns: u64, ack_id: u64, key: u64) -> String {
+    let message = SendMessage {
+        content: sent_ns.to_string(),
+        to: to.to_owned(),
+        client_id: Some(format!("{key:016x}")),
+        ..SendMessage::default()
+    };
+    format!(
+        "42{ack_id}{}",
+        serde_json::to_string(&(event::PRIVATE_MESSAGE, message)).unwrap_or_default()
+    )
+}
+
 /// An event frame with an ack id: `42<id>["name", payload]`.
 pub fn event_with_ack(ack_id: u64, name: &str, payload: &serde_json::Value) -> String {
     format!(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::client::{self, Report};
-use crate::proc::{cpu_seconds, rss_kib};
+use crate::proc::{cpu_seconds, rss_kib, write_bytes};
 
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -29,6 +29,9 @@ pub struct LoadConfig {
     /// Clients take presence the guide's way (`user connected` per login) rather than
     /// batched (`batchPresence`, as Natter's app asks; the baseline ignores it).
     pub guide_presence: bool,
+    /// Messages in the shape Natter's app sends: an ack asked for and a `clientId` given,
+    /// rather than the guide's bare event.
+    pub app_shape: bool,
 }
 
 /// The loopback address client `i` connects from when spread.
@@ -67,6 +70,8 @@ pub struct LoadResult {
     /// generator's own (near 100% means the generator, not the server, set the pace).
     pub server_cpu_pct: f64,
     pub generator_cpu_pct: f64,
+    /// Bytes the server wrote to storage while messages were sent (WAL, checkpoints).
+    pub server_write_bytes: u64,
 }
 
 /// A small, fast generator for picking peers (xorshift64*).
@@ -78,11 +83,14 @@ impl Rng {
         let _ = getrandom::fill(&mut b);
         Self(u64::from_le_bytes(b) | 1)
     }
-    fn below(&mut self, n: usize) -> usize {
+    fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
     }
 }
 
@@ -194,6 +202,8 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
         )
     };
     let cpu_at_start = cpu();
+    let written = || server_pid.as_deref().and_then(write_bytes).unwrap_or(0);
+    let written_at_start = written();
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sampled = false;
@@ -210,6 +220,7 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
                     let cpu_at_end = cpu();
                     result.server_cpu_pct = pct(cpu_at_start.0, cpu_at_end.0);
                     result.generator_cpu_pct = pct(cpu_at_start.1, cpu_at_end.1);
+                    result.server_write_bytes = written().saturating_sub(written_at_start);
                     break;
                 }
                 if !sampled && elapsed >= cfg.duration / 2 {
@@ -222,7 +233,12 @@ pub async fn run(cfg: &LoadConfig) -> LoadResult {
                     let mut to = online[rng.below(online.len())];
                     if to == from { to = online[(online.iter().position(|&x| x == from).unwrap_or(0) + 1) % online.len()]; }
                     let now = clock.elapsed().as_nanos() as u64;
-                    let _ = senders[from].send(client::message_frame(&user_ids[to], now));
+                    let frame = if cfg.app_shape {
+                        client::app_message_frame(&user_ids[to], now, result.sent, rng.next())
+                    } else {
+                        client::message_frame(&user_ids[to], now)
+                    };
+                    let _ = senders[from].send(frame);
                     result.sent += 1;
                 }
             }

@@ -57,6 +57,9 @@ enum Command {
         /// as Natter's app does.
         #[arg(long)]
         guide_presence: bool,
+        /// Send messages as Natter's app does (ack asked for, `clientId` given).
+        #[arg(long)]
+        app_shape: bool,
     },
     /// Hours of use in minutes: moderate load with reconnect churn against a fresh
     /// natter-server; prints RSS growth, descriptors, WAL size and lost messages (Markdown).
@@ -131,6 +134,7 @@ async fn run(command: Command) {
             tls,
             spread,
             guide_presence,
+            app_shape,
         } => {
             let r = load::run(&load::LoadConfig {
                 addrs: addr,
@@ -141,6 +145,7 @@ async fn run(command: Command) {
                 tls,
                 spread,
                 guide_presence,
+                app_shape,
             })
             .await;
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());

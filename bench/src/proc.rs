@@ -25,6 +25,17 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// Bytes a process has caused to be written to storage so far (`/proc/PID/io`, what its
+/// writes and fsyncs sent to the disk, not what went to sockets).
+pub fn write_bytes(pid: &str) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// natter-server's flags for a measurement on `data`: plain websockets, as the baseline serves
 /// (TLS costs are measured apart), and no per-address caps (thousands of clients come from one
 /// address).

@@ -83,6 +83,7 @@ async fn point_with(
         tls: false,
         spread: false,
         guide_presence,
+        app_shape: false,
     })
     .await;
     server.stop().await;

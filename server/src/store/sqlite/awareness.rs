@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use rusqlite::params;
 
 use super::SqliteStore;
-use super::rows::{self, ConversationColumns};
+use super::conversation_index::Sender;
+use super::rows::ConversationColumns;
 use crate::store::{
     Awareness, Conversation, MAX_UNREAD_COUNTED, Marked, NotInConversation, ReadState, StoreResult,
 };
@@ -78,20 +79,16 @@ impl Awareness for SqliteStore {
                 .collect()
         };
         let user_id = user_id.to_owned();
-        self.read(move |conn| {
-            let mut count = conn.prepare_cached(
-                "SELECT count(*) FROM (SELECT 1 FROM messages \
-                 WHERE user_lo = ?1 AND user_hi = ?2 AND id > ?3 AND sender = ?4 AND deleted = 0 \
-                 LIMIT ?5)",
-            )?;
+        let conversations: Vec<ConversationColumns> = mine
+            .iter()
+            .map(|(peer, ..)| ConversationColumns::of(Conversation::Private(&user_id, peer)))
+            .collect();
+        self.read_conversations(conversations.clone(), move |reader| {
             let mut out = HashMap::with_capacity(mine.len());
-            for (peer, my_marker, read_up_to) in mine {
-                let (lo, hi) = rows::sorted(&user_id, &peer);
+            for ((peer, my_marker, read_up_to), c) in mine.into_iter().zip(&conversations) {
                 let after = i64::try_from(my_marker).unwrap_or(i64::MAX);
-                let unread: i64 = count.query_row(
-                    params![lo, hi, after, peer, MAX_UNREAD_COUNTED as i64],
-                    |r| r.get(0),
-                )?;
+                let unread =
+                    reader.count_after(c, after, Sender::Is(&peer), MAX_UNREAD_COUNTED as i64)?;
                 out.insert(
                     peer,
                     ReadState {

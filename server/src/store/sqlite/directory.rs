@@ -345,10 +345,11 @@ pub(super) fn load_directory(conn: &Connection) -> StoreResult<Directory> {
 }
 
 /// Every distinct conversation, found by seeking from one to the next in the conversation
-/// index: one lookup per conversation rather than a scan of every message.
+/// index (all merged at start): one lookup per conversation rather than a scan of every
+/// message.
 fn load_conversations(conn: &Connection, dir: &mut Directory) -> StoreResult<()> {
     let mut next = conn.prepare(
-        "SELECT user_lo, user_hi FROM messages WHERE (user_lo, user_hi) > (?1, ?2) \
+        "SELECT user_lo, user_hi FROM conversation_index WHERE (user_lo, user_hi) > (?1, ?2) \
          ORDER BY user_lo, user_hi LIMIT 1",
     )?;
     let (mut lo, mut hi) = (String::new(), String::new());

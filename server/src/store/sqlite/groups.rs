@@ -2,12 +2,15 @@
 //! group's messages are rows of `messages` with both conversation columns set to the groupID.
 
 use async_trait::async_trait;
-use natter_protocol::{Message, now_ms};
+use natter_protocol::now_ms;
 use rusqlite::params;
 
 use super::SqliteStore;
-use super::rows::{MESSAGE_COLUMNS, message_from_row};
-use crate::store::{GroupRecord, Groups, MAX_UNREAD_COUNTED, RecentGroup, StoreResult};
+use super::conversation_index::Sender;
+use super::rows::ConversationColumns;
+use crate::store::{
+    Conversation, GroupRecord, Groups, MAX_UNREAD_COUNTED, RecentGroup, StoreResult,
+};
 
 #[async_trait]
 impl Groups for SqliteStore {
@@ -122,31 +125,25 @@ impl Groups for SqliteStore {
                 .collect()
         };
         let user_id = user_id.to_owned();
-        self.read(move |conn| {
-            let mut recent = conn.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages \
-                 WHERE user_lo = ?1 AND user_hi = ?1 ORDER BY id DESC LIMIT ?2"
-            ))?;
-            let mut count = conn.prepare_cached(
-                "SELECT count(*) FROM (SELECT 1 FROM messages \
-                 WHERE user_lo = ?1 AND user_hi = ?1 AND id > ?2 AND sender != ?3 AND deleted = 0 \
-                 LIMIT ?4)",
-            )?;
-            let mut mentions = conn.prepare_cached(
+        let conversations: Vec<ConversationColumns> = wanted
+            .iter()
+            .map(|(g, _)| ConversationColumns::of(Conversation::Group(g)))
+            .collect();
+        self.read_conversations(conversations.clone(), move |reader| {
+            let mut mentions = reader.conn().prepare_cached(
                 "SELECT count(*) FROM (SELECT 1 FROM mentions \
                  WHERE user_id = ?1 AND group_id = ?2 AND message_id > ?3 LIMIT ?4)",
             )?;
             let mut out = Vec::with_capacity(wanted.len());
-            for (g, marker) in wanted {
-                let mut messages: Vec<Message> = recent
-                    .query_map(params![g, per_group], message_from_row)?
-                    .collect::<Result<_, _>>()?;
-                messages.reverse();
+            for ((g, marker), c) in wanted.into_iter().zip(&conversations) {
+                let messages = reader.newest(c, i64::MAX, per_group as usize)?;
                 let after = i64::try_from(marker).unwrap_or(i64::MAX);
-                let unread: i64 = count
-                    .query_row(params![g, after, user_id, MAX_UNREAD_COUNTED as i64], |r| {
-                        r.get(0)
-                    })?;
+                let unread = reader.count_after(
+                    c,
+                    after,
+                    Sender::IsNot(&user_id),
+                    MAX_UNREAD_COUNTED as i64,
+                )?;
                 let mentioned: i64 = mentions
                     .query_row(params![user_id, g, after, MAX_UNREAD_COUNTED as i64], |r| {
                         r.get(0)

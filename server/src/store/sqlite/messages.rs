@@ -1,15 +1,14 @@
-//! Messages in the SQLite store: inserted by the writer, read by conversation index.
+//! Messages in the SQLite store: inserted by the writer, read by conversation
+//! ([`super::conversation_index`]).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use natter_protocol::Message;
-use rusqlite::params;
-
-use super::SqliteStore;
 use std::sync::atomic::Ordering;
 
-use super::rows::{self, ConversationColumns, MESSAGE_COLUMNS, message_from_row};
+use super::SqliteStore;
+use super::rows::ConversationColumns;
 use super::search;
 use super::writer::WriteOp;
 use crate::store::{
@@ -43,18 +42,14 @@ impl Messages for SqliteStore {
             Some(peers) => peers.iter().cloned().collect(),
             None => return Ok(Vec::new()),
         };
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages \
-                 WHERE user_lo = ?1 AND user_hi = ?2 ORDER BY id DESC LIMIT ?3"
-            ))?;
+        let conversations: Vec<ConversationColumns> = peers
+            .iter()
+            .map(|p| ConversationColumns::of(Conversation::Private(&user_id, p)))
+            .collect();
+        self.read_conversations(conversations.clone(), move |reader| {
             let mut out = Vec::with_capacity(peers.len());
-            for peer in peers {
-                let (lo, hi) = rows::sorted(&user_id, &peer);
-                let mut messages: Vec<Message> = stmt
-                    .query_map(params![lo, hi, per_peer], message_from_row)?
-                    .collect::<Result<_, _>>()?;
-                messages.reverse();
+            for (peer, c) in peers.iter().zip(&conversations) {
+                let messages = reader.newest(c, i64::MAX, per_peer as usize)?;
                 out.push((peer.to_string(), messages));
             }
             Ok(out)
@@ -68,19 +63,14 @@ impl Messages for SqliteStore {
         before: Option<u64>,
         limit: u32,
     ) -> StoreResult<(Vec<Message>, bool)> {
-        let ConversationColumns { lo, hi } = ConversationColumns::of(conversation);
+        let c = ConversationColumns::of(conversation);
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
-        self.read(move |conn| {
-            let mut messages: Vec<Message> = conn
-                .prepare_cached(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages \
-                     WHERE user_lo = ?1 AND user_hi = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4"
-                ))?
-                .query_map(params![lo, hi, before, limit as i64 + 1], message_from_row)?
-                .collect::<Result<_, _>>()?;
+        self.read_conversations(vec![c.clone()], move |reader| {
+            let mut messages = reader.newest(&c, before, limit as usize + 1)?;
             let has_more = messages.len() > limit as usize;
-            messages.truncate(limit as usize);
-            messages.reverse();
+            if has_more {
+                messages.remove(0);
+            }
             Ok((messages, has_more))
         })
         .await
@@ -110,9 +100,9 @@ impl Messages for SqliteStore {
         };
         let text = query.to_owned();
         let indexed_up_to = self.indexed.load(Ordering::Relaxed);
-        self.read(move |conn| {
+        self.read_conversations(conversations.clone(), move |reader| {
             Ok(Ok(search::find(
-                conn,
+                reader,
                 &search::Query {
                     text: &text,
                     conversations: &conversations,

@@ -10,16 +10,18 @@
 //!   groups) is small and read on every login, so it is kept in memory too and updated only
 //!   after the writer committed. Presence is runtime state: it lives in memory only and every
 //!   user starts offline when the process starts.
+//! - Messages are appended; which conversation each belongs to is merged into the
+//!   conversation index in bulk ([`conversation_index`]), so a message writes no random page.
 //! - One file per concern of the store ([`identities`], [`presence`], [`messages`], [`changes`],
-//!   [`awareness`],
-//!   [`groups`], [`files`]), the schema as numbered SQL files ([`schema`]), row mapping in
-//!   [`rows`], full-text search in [`search`]. Dependencies run one way: this module →
-//!   [`writer`] → [`search`] → [`rows`].
+//!   [`awareness`], [`groups`], [`files`]), the schema as numbered SQL files ([`schema`]), row
+//!   mapping in [`rows`], full-text search in [`search`]. Dependencies run one way: this
+//!   module → [`writer`] → [`search`], [`conversation_index`] → [`rows`].
 
 mod announcements;
 mod awareness;
 mod changes;
 mod checkpoint;
+mod conversation_index;
 mod directory;
 mod files;
 mod groups;
@@ -42,6 +44,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
+use self::conversation_index::SharedTail;
 use self::directory::Directory;
 use self::writer::{WriteOp, Writer};
 use super::{Store, StoreError, StoreResult};
@@ -60,6 +63,8 @@ pub struct SqliteStore {
     indexed: Arc<AtomicI64>,
     /// The newest message id written (the writer moves it).
     newest: Arc<AtomicI64>,
+    /// The conversation index's entries not merged yet (the writer moves them).
+    tail: SharedTail,
 }
 
 impl SqliteStore {
@@ -72,6 +77,8 @@ impl SqliteStore {
         let mut conn = Connection::open(&path)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
+        let newest = conversation_index::recover(&conn)?;
+        let tail: SharedTail = Arc::new(Mutex::new(conversation_index::Tail::new(newest)));
         let directory = directory::load_directory(&conn)?;
 
         let readers = (0..READERS)
@@ -102,17 +109,13 @@ impl SqliteStore {
             .map_err(|e| StoreError::Open(format!("starting the checkpoint thread: {e}")))?;
 
         let indexed = Arc::new(AtomicI64::new(search::indexed_up_to(&conn)?));
-        let newest = Arc::new(AtomicI64::new(conn.query_row(
-            "SELECT coalesce(max(id), 0) FROM messages",
-            [],
-            |r| r.get(0),
-        )?));
+        let newest = Arc::new(AtomicI64::new(newest));
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("natter-sqlite-writer".into())
             .spawn({
-                let (indexed, newest) = (indexed.clone(), newest.clone());
-                move || Writer::new(conn, restart_due, indexed, newest).run(rx)
+                let (indexed, newest, tail) = (indexed.clone(), newest.clone(), tail.clone());
+                move || Writer::new(conn, restart_due, indexed, newest, tail).run(rx)
             })
             .map_err(|e| StoreError::Open(format!("starting the writer thread: {e}")))?;
 
@@ -127,6 +130,7 @@ impl SqliteStore {
             directory: Arc::new(RwLock::new(directory)),
             indexed,
             newest,
+            tail,
         })
     }
 
@@ -144,6 +148,24 @@ impl SqliteStore {
     ) -> StoreResult<T> {
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || readers.with(f)).await?
+    }
+
+    /// [`Self::read`] of the messages of `conversations` ([`conversation_index::read_with`]).
+    async fn read_conversations<T: Send + 'static>(
+        &self,
+        conversations: Vec<rows::ConversationColumns>,
+        f: impl FnOnce(&conversation_index::Reader<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let tail = self.tail.clone();
+        self.read(move |conn| {
+            Ok(conversation_index::read_with(
+                conn,
+                &tail,
+                &conversations,
+                f,
+            )?)
+        })
+        .await
     }
 
     /// Runs `write` in the writer's next transaction and waits for the commit; its answer.
@@ -175,6 +197,11 @@ impl SqliteStore {
     pub fn unindexed(&self) -> u64 {
         let newest = self.newest.load(Ordering::Relaxed);
         (newest - self.indexed.load(Ordering::Relaxed)).max(0) as u64
+    }
+
+    /// Messages whose conversation index entry is still in the writer's tail.
+    pub fn unmerged(&self) -> usize {
+        conversation_index::lock(&self.tail).len()
     }
 
     fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {

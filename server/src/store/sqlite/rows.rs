@@ -7,7 +7,8 @@ use crate::store::Conversation;
 
 /// A conversation as its `(user_lo, user_hi)` columns: the two userIDs in sorted order, or the
 /// groupID twice. What the conversation index is keyed by.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Ordered as SQLite orders the index's key (bytewise, `lo` then `hi`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(super) struct ConversationColumns {
     pub lo: String,
     pub hi: String,
@@ -35,6 +36,15 @@ pub(super) fn sorted<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
 /// The columns a stored message is read from, in the order [`message_from_row`] reads them.
 pub(super) const MESSAGE_COLUMNS: &str = "id, content, sender, recipient, ts, client_id, attachment, \
      edited_ts, deleted, reply_to, reply_from, reply_excerpt, reactions, mentions";
+
+/// [`MESSAGE_COLUMNS`] of the table named `table` in a join.
+pub(super) fn message_columns_of(table: &str) -> String {
+    MESSAGE_COLUMNS
+        .split(", ")
+        .map(|c| format!("{table}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub(super) fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     message_from_row_offset(r, 0)

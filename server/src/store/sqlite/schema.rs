@@ -15,6 +15,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_everyday_messaging.sql"),
     include_str!("migrations/007_directory_sign_in.sql"),
     include_str!("migrations/008_operations.sql"),
+    include_str!("migrations/009_conversation_index_in_bulk.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

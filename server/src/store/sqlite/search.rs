@@ -15,8 +15,9 @@ use std::collections::HashSet;
 use natter_protocol::Message;
 use rusqlite::{Connection, params};
 
+use super::conversation_index::Reader;
 use super::rows::{
-    ConversationColumns, MESSAGE_COLUMNS, message_from_row, message_from_row_offset,
+    ConversationColumns, message_columns_of, message_from_row, message_from_row_offset,
 };
 
 /// Messages indexed in one step of the writer.
@@ -58,10 +59,11 @@ pub(super) struct Query<'a> {
 }
 
 /// Matches newest first, at most `limit`.
-pub(super) fn find(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Message>> {
+pub(super) fn find(reader: &Reader<'_>, q: &Query<'_>) -> rusqlite::Result<Vec<Message>> {
+    let conn = reader.conn();
     let needle = q.text.to_lowercase();
     // Newer than the index: read directly.
-    let mut found = scan_own(conn, q, &needle, q.indexed_up_to, i64::MAX)?;
+    let mut found = scan_own(reader, q, &needle, q.indexed_up_to, i64::MAX)?;
     if found.len() >= q.limit {
         return Ok(found);
     }
@@ -73,11 +75,7 @@ pub(super) fn find(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Mes
         "SELECT m.user_lo, m.user_hi, {} FROM (SELECT rowid FROM messages_fts \
          WHERE messages_fts MATCH ?1 AND rowid <= ?2 ORDER BY rowid DESC LIMIT ?3) f \
          JOIN messages m ON m.id = f.rowid ORDER BY m.id DESC",
-        MESSAGE_COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        message_columns_of("m")
     ))?;
     let mut rows = stmt.query(params![
         fts_phrase(q.text),
@@ -103,7 +101,7 @@ pub(super) fn find(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Mes
             limit: q.limit - found.len(),
             ..*q
         };
-        found.extend(scan_own(conn, &rest, &needle, 0, oldest_examined)?);
+        found.extend(scan_own(reader, &rest, &needle, 0, oldest_examined)?);
     }
     found.sort_unstable_by_key(|m| std::cmp::Reverse(m.id));
     found.truncate(q.limit);
@@ -113,30 +111,23 @@ pub(super) fn find(conn: &Connection, q: &Query<'_>) -> rusqlite::Result<Vec<Mes
 /// The person's conversations' messages with ids in `(above, below)` whose text holds
 /// `needle` (lowercase), newest first, at most `q.limit`.
 fn scan_own(
-    conn: &Connection,
+    reader: &Reader<'_>,
     q: &Query<'_>,
     needle: &str,
     above: i64,
     below: i64,
 ) -> rusqlite::Result<Vec<Message>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_lo = ?1 AND user_hi = ?2 \
-         AND id > ?3 AND id < ?4 ORDER BY id DESC"
-    ))?;
     let mut found = Vec::new();
-    for ConversationColumns { lo, hi } in q.conversations {
-        let mut rows = stmt.query(params![lo, hi, above, below])?;
+    for c in q.conversations {
         let mut here = 0;
-        while let Some(row) = rows.next()? {
+        reader.visit(c, above, below, |row| {
             let content: String = row.get(1)?;
             if content.to_lowercase().contains(needle) {
                 found.push(message_from_row(row)?);
                 here += 1;
-                if here == q.limit {
-                    break;
-                }
             }
-        }
+            Ok(here < q.limit)
+        })?;
     }
     found.sort_unstable_by_key(|m| std::cmp::Reverse(m.id));
     found.truncate(q.limit);

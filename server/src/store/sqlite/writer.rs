@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 
 use super::changes;
 use super::checkpoint::passive_checkpoint;
+use super::conversation_index::{self, SharedTail, TAIL_TARGET};
 use super::rows::{ConversationColumns, MESSAGE_COLUMNS, message_from_row, to_json_column};
 use super::search;
 use crate::store::{Conversation, Inserted, NewMessage, StoreError, StoreResult};
@@ -22,6 +23,9 @@ pub(super) const MAX_BATCH: usize = 512;
 const LINGER: std::time::Duration = std::time::Duration::from_micros(200);
 /// How long the writer must have had nothing to write before it indexes for search.
 const QUIET_BEFORE_INDEXING: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How long background work (indexing, merging) waits after it failed or the disk was full.
+const BACKGROUND_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a [`WriteOp::Run`] answers: the caller knows its type.
 pub(super) type Answer = Box<dyn Any + Send>;
@@ -54,6 +58,12 @@ pub(super) struct Writer {
     newest: Arc<AtomicI64>,
     /// After an indexing error: no more tries until then.
     index_paused_until: Option<std::time::Instant>,
+    /// Committed messages' conversation index entries, merged in bulk.
+    tail: SharedTail,
+    /// The entries of the transaction under way: into the tail once it commits.
+    uncommitted: Vec<(ConversationColumns, i64)>,
+    /// After a merge error: no more tries until then.
+    merge_paused_until: Option<std::time::Instant>,
 }
 
 impl Writer {
@@ -62,6 +72,7 @@ impl Writer {
         restart_due: Arc<AtomicBool>,
         indexed: Arc<AtomicI64>,
         newest: Arc<AtomicI64>,
+        tail: SharedTail,
     ) -> Self {
         Self {
             conn,
@@ -70,16 +81,20 @@ impl Writer {
             indexed,
             newest,
             index_paused_until: None,
+            tail,
+            uncommitted: Vec::new(),
+            merge_paused_until: None,
         }
     }
 
-    /// The next write to commit; while none comes and messages are not yet searchable, the
-    /// writer indexes them. Only after a quiet moment ([`QUIET_BEFORE_INDEXING`]): under
-    /// steady traffic the core is shared with the sockets, and indexing as soon as the queue
-    /// is empty for an instant took the CPU they needed (20k msgs/s on one core went from
-    /// p99 33 ms to 945 ms). `None` once the store is dropped.
+    /// The next write to commit; while none comes, the writer merges the conversation index's
+    /// tail and indexes messages for search. Only after a quiet moment
+    /// ([`QUIET_BEFORE_INDEXING`]): under steady traffic the core is shared with the sockets,
+    /// and indexing as soon as the queue is empty for an instant took the CPU they needed
+    /// (20k msgs/s on one core went from p99 33 ms to 945 ms). `None` once the store is
+    /// dropped.
     fn next_write(&mut self, rx: &mpsc::Receiver<WriteOp>) -> Option<WriteOp> {
-        if self.index_lag() == 0 {
+        if !self.background_due() {
             return rx.recv().ok();
         }
         match rx.recv_timeout(QUIET_BEFORE_INDEXING) {
@@ -87,11 +102,15 @@ impl Writer {
             Err(mpsc::RecvTimeoutError::Disconnected) => return None,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        // Quiet: index step by step, looking for a write between steps (one step is about a
-        // millisecond).
+        // Quiet: merge, then index, step by step, looking for a write between steps (one step
+        // is about a millisecond).
         loop {
-            self.index_step();
-            if self.index_lag() == 0 {
+            if self.merge_due() {
+                self.merge_step();
+            } else {
+                self.index_step();
+            }
+            if !self.background_due() {
                 return rx.recv().ok();
             }
             match rx.try_recv() {
@@ -100,6 +119,46 @@ impl Writer {
                 Err(mpsc::TryRecvError::Disconnected) => return None,
             }
         }
+    }
+
+    fn background_due(&self) -> bool {
+        self.merge_due() || self.index_lag() > 0
+    }
+
+    /// Entries in the conversation index's tail, unless merging is paused after an error.
+    fn merge_due(&self) -> bool {
+        let paused = self
+            .merge_paused_until
+            .is_some_and(|until| std::time::Instant::now() < until);
+        !paused && !conversation_index::lock(&self.tail).is_empty()
+    }
+
+    /// One step of merging the tail into the conversation index (see [`conversation_index`]).
+    fn merge_step(&mut self) {
+        let tail = self.tail.clone();
+        if let Err(e) = self.unsynced(|conn| conversation_index::merge_step(conn, &tail)) {
+            tracing::warn!(error = %e, "conversation index merge failed; retrying in a minute");
+            self.merge_paused_until = Some(std::time::Instant::now() + BACKGROUND_PAUSE);
+        }
+    }
+
+    /// Runs background work (`work` makes its own transaction) without an fsync of its own: the
+    /// next message commit's covers it, and a crash before only loses progress that is redone.
+    fn unsynced<T>(
+        &mut self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let result = work(&self.conn);
+        if result.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        // FULL again, whatever failed: messages must stay durable.
+        if let Err(e) = self.conn.pragma_update(None, "synchronous", "FULL") {
+            tracing::error!(error = %e, "could not restore synchronous=FULL");
+            return Err(e);
+        }
+        result
     }
 
     /// Messages written but not yet in the search index.
@@ -114,33 +173,23 @@ impl Writer {
         }
     }
 
-    /// Indexes the next few messages, in a transaction of its own. Not made durable with an
-    /// fsync of its own: the next message commit's covers it, and a crash before only loses
-    /// index progress, which is redone.
+    /// Indexes the next few messages, in a transaction of its own ([`Self::unsynced`]).
     fn index_step(&mut self) {
         let from = self.indexed.load(Ordering::Relaxed);
         let to = self
             .newest
             .load(Ordering::Relaxed)
             .min(from + search::INDEX_CHUNK);
-        let result = (|| -> rusqlite::Result<()> {
-            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-            let tx = self.conn.transaction()?;
+        let result = self.unsynced(|conn| {
+            let tx = conn.unchecked_transaction()?;
             search::index_range(&tx, from, to)?;
-            tx.commit()?;
-            self.conn.pragma_update(None, "synchronous", "FULL")
-        })();
+            tx.commit()
+        });
         match result {
             Ok(()) => self.indexed.store(to, Ordering::Relaxed),
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                // FULL again, whatever failed: messages must stay durable.
-                if let Err(e) = self.conn.pragma_update(None, "synchronous", "FULL") {
-                    tracing::error!(error = %e, "could not restore synchronous=FULL");
-                }
                 tracing::warn!(error = %e, "search indexing failed; retrying in a minute");
-                self.index_paused_until =
-                    Some(std::time::Instant::now() + std::time::Duration::from_secs(60));
+                self.index_paused_until = Some(std::time::Instant::now() + BACKGROUND_PAUSE);
             }
         }
     }
@@ -170,6 +219,11 @@ impl Writer {
             busy = batch.len() > 1;
             self.finish_checkpoint();
             self.commit_batch(&mut batch);
+            // Under load, the tail is merged once it is large enough that a step writes few
+            // pages per entry.
+            while conversation_index::lock(&self.tail).len() >= TAIL_TARGET && self.merge_due() {
+                self.merge_step();
+            }
             // Never idle under sustained load: the index must not fall behind for good.
             if self.index_lag() > search::FORCE_LAG {
                 self.index_step();
@@ -219,6 +273,23 @@ impl Writer {
         &mut self,
         ops: impl Iterator<Item = &'a WriteOp>,
     ) -> StoreResult<Vec<StoreResult<OpOutcome>>> {
+        let result = self.try_transaction(ops);
+        // The disk is full: background work waits a minute, or it would take the room an
+        // operator frees before the checkpoint and the messages can (a step of indexing long
+        // messages grows the WAL by megabytes).
+        if let Err(StoreError::Sqlite(e)) = &result
+            && e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+        {
+            let until = Some(std::time::Instant::now() + BACKGROUND_PAUSE);
+            (self.index_paused_until, self.merge_paused_until) = (until, until);
+        }
+        result
+    }
+
+    fn try_transaction<'a>(
+        &mut self,
+        ops: impl Iterator<Item = &'a WriteOp>,
+    ) -> StoreResult<Vec<StoreResult<OpOutcome>>> {
         let last_ts = self.last_ts;
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let mut results = Vec::new();
@@ -228,6 +299,7 @@ impl Writer {
                 Err(e) => {
                     let _ = self.conn.execute_batch("ROLLBACK");
                     self.last_ts = last_ts;
+                    self.uncommitted.clear();
                     return Err(e);
                 }
             }
@@ -235,7 +307,15 @@ impl Writer {
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.last_ts = last_ts;
+            self.uncommitted.clear();
             return Err(e.into());
+        }
+        // Committed: readers find the messages through the tail before anyone is told.
+        if !self.uncommitted.is_empty() {
+            let mut tail = conversation_index::lock(&self.tail);
+            for (conversation, id) in self.uncommitted.drain(..) {
+                tail.append(conversation, id);
+            }
         }
         Ok(results)
     }
@@ -263,8 +343,7 @@ impl Writer {
         // Timestamps never go backwards, even if the wall clock does.
         let ts = natter_protocol::now_ms().max(self.last_ts);
         self.last_ts = ts;
-        let ConversationColumns { lo, hi } =
-            ConversationColumns::of(Conversation::between(&m.from, &m.to));
+        let conversation = ConversationColumns::of(Conversation::between(&m.from, &m.to));
         let attachment = to_json_column(&m.attachment);
         let reply = match m.reply_to {
             Some(id) => Some(changes::quote(&self.conn, id)?),
@@ -279,8 +358,8 @@ impl Writer {
             .execute(params![
                 m.from,
                 m.to,
-                lo,
-                hi,
+                conversation.lo,
+                conversation.hi,
                 m.content,
                 ts,
                 m.client_id,
@@ -292,6 +371,7 @@ impl Writer {
                 to_json_column(&m.mentions),
             ])?;
         let id = self.conn.last_insert_rowid() as u64;
+        self.uncommitted.push((conversation, id as i64));
         if !m.mentions.is_empty() {
             changes::record_mentions(&self.conn, m, id)?;
         }

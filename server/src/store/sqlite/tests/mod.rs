@@ -2,6 +2,7 @@
 //! temporary directories.
 
 mod changes;
+mod conversation_index;
 mod identities;
 mod messages;
 mod schema;
