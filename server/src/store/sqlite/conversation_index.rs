@@ -13,15 +13,16 @@
 //! the tail's ids are newer than the index's (a step takes all of a conversation's entries).
 //!
 //! `conversation_index_merged.up_to` says how far the index reaches for certain; what is newer
-//! is merged again at start ([`recover`]), so a crash or a restore loses nothing.
+//! is merged again at start ([`recover`]), so a crash or a restore loses nothing. The
+//! mechanics are shared with the `clientId`s: [`super::merged_in_bulk`].
 
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use natter_protocol::Message;
 use rusqlite::{Connection, Row, params};
 
+use super::merged_in_bulk::{Pending, Table};
 use super::rows::{ConversationColumns, MESSAGE_COLUMNS, message_columns_of, message_from_row};
 
 /// Entries the tail holds before the writer merges, under load. The larger, the fewer pages a
@@ -32,103 +33,45 @@ pub(super) const TAIL_TARGET: usize = if cfg!(test) { 64 } else { 32 * 1024 };
 /// millisecond of the writer's time.
 pub(super) const STEP: usize = if cfg!(test) { 16 } else { 1024 };
 
-/// The entries of committed messages not yet in `conversation_index`.
-#[derive(Debug, Default)]
-pub(super) struct Tail {
-    /// Per conversation, its ids in ascending order.
-    ids: BTreeMap<ConversationColumns, Vec<i64>>,
-    len: usize,
-    /// The conversation the last step ended with; the next one starts after it.
-    cursor: Option<ConversationColumns>,
-    /// The newest id appended.
-    newest: i64,
-    /// The newest id appended when the current pass began: once the pass has been over every
-    /// conversation, every id up to it is merged.
-    pass_began_at: i64,
-}
+/// The entries of committed messages not yet in `conversation_index`: per conversation, its
+/// ids in ascending order.
+#[derive(Debug)]
+pub(super) struct Tail(Pending<ConversationColumns, Vec<i64>>);
 
 pub(super) type SharedTail = Arc<Mutex<Tail>>;
+
+const TABLE: Table = Table {
+    name: "conversation_index",
+    insert_one: "INSERT OR IGNORE INTO conversation_index (user_lo, user_hi, id) \
+                 SELECT user_lo, user_hi, id FROM messages WHERE id = ?1",
+    insert_newer: "INSERT OR IGNORE INTO conversation_index (user_lo, user_hi, id) \
+                   SELECT user_lo, user_hi, id FROM messages \
+                   WHERE id > (SELECT up_to FROM conversation_index_merged) \
+                   ORDER BY user_lo, user_hi, id",
+    mark: "UPDATE conversation_index_merged SET up_to = ?1",
+};
 
 impl Tail {
     /// Starts with everything merged up to `newest` (see [`recover`]).
     pub(super) fn new(newest: i64) -> Self {
-        Self {
-            newest,
-            pass_began_at: newest,
-            ..Self::default()
-        }
+        Self(Pending::new(newest))
     }
 
     /// A committed message's entry; ids come in ascending order (one writer, in commit order).
     pub(super) fn append(&mut self, conversation: ConversationColumns, id: i64) {
-        self.ids.entry(conversation).or_default().push(id);
-        self.len += 1;
-        self.newest = self.newest.max(id);
+        self.0.add(conversation, |ids| {
+            ids.push(id);
+            true
+        });
+        self.0.committed(id);
     }
 
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.0.len()
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Takes the next conversations after the cursor, in key order, until `at_least` entries
-    /// (or the end of the keys). The second value: how far the index then reaches for certain,
-    /// if the step finished a pass.
-    fn take_step(
-        &mut self,
-        at_least: usize,
-    ) -> (Vec<(ConversationColumns, Vec<i64>)>, Option<i64>) {
-        let start = match &self.cursor {
-            Some(c) => Bound::Excluded(c.clone()),
-            None => Bound::Unbounded,
-        };
-        let mut keys = Vec::new();
-        let mut taken = 0;
-        let mut range = self.ids.range((start, Bound::Unbounded));
-        let reached_end = loop {
-            match range.next() {
-                Some((c, ids)) if taken < at_least => {
-                    taken += ids.len();
-                    keys.push(c.clone());
-                }
-                Some(_) => break false,
-                None => break true,
-            }
-        };
-        let step: Vec<_> = keys
-            .into_iter()
-            .filter_map(|c| self.ids.remove_entry(&c))
-            .collect();
-        self.len -= taken;
-        self.cursor = step.last().map(|(c, _)| c.clone());
-        let up_to = if self.ids.is_empty() {
-            self.cursor = None;
-            self.pass_began_at = self.newest;
-            Some(self.newest)
-        } else if reached_end {
-            self.cursor = None;
-            let up_to = self.pass_began_at;
-            self.pass_began_at = self.newest;
-            Some(up_to)
-        } else {
-            None
-        };
-        (step, up_to)
-    }
-
-    /// Puts a step back after its transaction failed.
-    fn restore(&mut self, step: Vec<(ConversationColumns, Vec<i64>)>) {
-        for (c, ids) in step {
-            self.len += ids.len();
-            let entry = self.ids.entry(c).or_default();
-            // Nothing was appended meanwhile (the writer holds the lock); keep the order anyway.
-            let newer = std::mem::replace(entry, ids);
-            entry.extend(newer);
-        }
-        self.cursor = None;
+        self.0.is_empty()
     }
 
     /// A copy of the tail of `conversations`, for a reader.
@@ -136,7 +79,7 @@ impl Tail {
         View {
             tails: conversations
                 .iter()
-                .filter_map(|c| self.ids.get(c).map(|ids| (c.clone(), ids.clone())))
+                .filter_map(|c| self.0.get(c).map(|ids| (c.clone(), ids.clone())))
                 .collect(),
         }
     }
@@ -151,61 +94,14 @@ pub(super) fn lock(tail: &Mutex<Tail>) -> MutexGuard<'_, Tail> {
 /// connection). The tail's lock is held until the entries are committed and gone from it.
 /// How many entries were merged.
 pub(super) fn merge_step(conn: &Connection, tail: &Mutex<Tail>) -> rusqlite::Result<usize> {
-    let mut tail = lock(tail);
-    let (step, up_to) = tail.take_step(STEP);
-    let result = (|| {
-        let tx = conn.unchecked_transaction()?;
-        // From the message row: a message deleted since it was committed has no entry.
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO conversation_index (user_lo, user_hi, id) \
-             SELECT user_lo, user_hi, id FROM messages WHERE id = ?1",
-        )?;
-        let mut merged = 0;
-        for id in step.iter().flat_map(|(_, ids)| ids) {
-            insert.execute(params![id])?;
-            merged += 1;
-        }
-        drop(insert);
-        if let Some(up_to) = up_to {
-            tx.prepare_cached("UPDATE conversation_index_merged SET up_to = ?1")?
-                .execute(params![up_to])?;
-        }
-        tx.commit()?;
-        Ok(merged)
-    })();
-    if result.is_err() {
-        tail.restore(step);
-    }
-    result
+    lock(tail).0.merge_step(conn, &TABLE, STEP)
 }
 
 /// At start: merges what is newer than `conversation_index_merged.up_to` (left in memory by
 /// a crash, or newer than a backup's last pass), in key order. The newest id, where the tail
 /// starts.
 pub(super) fn recover(conn: &Connection) -> rusqlite::Result<i64> {
-    let tx = conn.unchecked_transaction()?;
-    let newest: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
-        r.get(0)
-    })?;
-    let merged = tx.execute(
-        "INSERT OR IGNORE INTO conversation_index (user_lo, user_hi, id) \
-         SELECT user_lo, user_hi, id FROM messages \
-         WHERE id > (SELECT up_to FROM conversation_index_merged) \
-         ORDER BY user_lo, user_hi, id",
-        [],
-    )?;
-    tx.execute(
-        "UPDATE conversation_index_merged SET up_to = ?1",
-        params![newest],
-    )?;
-    tx.commit()?;
-    if merged > 0 {
-        tracing::info!(
-            merged,
-            "conversation index: merged the messages of the last run"
-        );
-    }
-    Ok(newest)
+    TABLE.recover(conn)
 }
 
 /// Runs `read` on `conn` with the tails of `conversations` and a snapshot taken together.

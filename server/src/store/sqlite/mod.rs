@@ -21,11 +21,14 @@ mod announcements;
 mod awareness;
 mod changes;
 mod checkpoint;
+mod client_ids;
 mod conversation_index;
 mod directory;
 mod files;
 mod groups;
 mod identities;
+mod merged_in_bulk;
+mod message_ids;
 mod messages;
 mod presence;
 mod rows;
@@ -79,6 +82,8 @@ impl SqliteStore {
         schema::migrate(&mut conn)?;
         let newest = conversation_index::recover(&conn)?;
         let tail: SharedTail = Arc::new(Mutex::new(conversation_index::Tail::new(newest)));
+        let client_ids = client_ids::ClientIds::new(client_ids::recover(&conn)?);
+        let first_id = message_ids::first_free(&conn)?;
         let directory = directory::load_directory(&conn)?;
 
         let readers = (0..READERS)
@@ -115,7 +120,15 @@ impl SqliteStore {
             .name("natter-sqlite-writer".into())
             .spawn({
                 let (indexed, newest, tail) = (indexed.clone(), newest.clone(), tail.clone());
-                move || Writer::new(conn, restart_due, indexed, newest, tail).run(rx)
+                move || {
+                    let shared = writer::Shared {
+                        restart_due,
+                        indexed,
+                        newest,
+                        tail,
+                    };
+                    Writer::new(conn, shared, client_ids, first_id).run(rx)
+                }
             })
             .map_err(|e| StoreError::Open(format!("starting the writer thread: {e}")))?;
 

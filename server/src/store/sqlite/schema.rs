@@ -16,6 +16,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_directory_sign_in.sql"),
     include_str!("migrations/008_operations.sql"),
     include_str!("migrations/009_conversation_index_in_bulk.sql"),
+    include_str!("migrations/010_client_ids_in_bulk.sql"),
+    include_str!("migrations/011_message_ids_never_reused.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -1,5 +1,6 @@
 //! The single writer thread: commits whatever is queued in one transaction (group commit),
-//! replays a failed batch one write at a time, and indexes for search when quiet.
+//! replays a failed batch one write at a time, merges the indexes it keeps in memory
+//! ([`conversation_index`], [`client_ids`]) and indexes for search when quiet.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio::sync::oneshot;
 
 use super::changes;
 use super::checkpoint::passive_checkpoint;
+use super::client_ids::{self, ClientIds};
 use super::conversation_index::{self, SharedTail, TAIL_TARGET};
 use super::rows::{ConversationColumns, MESSAGE_COLUMNS, message_from_row, to_json_column};
 use super::search;
@@ -47,9 +49,19 @@ pub(super) enum WriteOp {
 }
 
 /// The single writer: owns the read-write connection and commits queued writes in groups.
+/// What the writer shares with the store and the checkpoint thread.
+pub(super) struct Shared {
+    pub(super) restart_due: Arc<AtomicBool>,
+    pub(super) indexed: Arc<AtomicI64>,
+    pub(super) newest: Arc<AtomicI64>,
+    pub(super) tail: SharedTail,
+}
+
 pub(super) struct Writer {
     conn: Connection,
     last_ts: i64,
+    /// The id the next message gets (see `message_ids.rs`); one rolled back leaves a gap.
+    next_id: i64,
     /// Set by the checkpoint thread when the WAL should restart.
     restart_due: Arc<AtomicBool>,
     /// How far the search index reaches, shared with searches.
@@ -62,6 +74,8 @@ pub(super) struct Writer {
     tail: SharedTail,
     /// The entries of the transaction under way: into the tail once it commits.
     uncommitted: Vec<(ConversationColumns, i64)>,
+    /// The `clientId`s of messages not yet in `client_ids`, merged in bulk.
+    client_ids: ClientIds,
     /// After a merge error: no more tries until then.
     merge_paused_until: Option<std::time::Instant>,
 }
@@ -69,26 +83,27 @@ pub(super) struct Writer {
 impl Writer {
     pub(super) fn new(
         conn: Connection,
-        restart_due: Arc<AtomicBool>,
-        indexed: Arc<AtomicI64>,
-        newest: Arc<AtomicI64>,
-        tail: SharedTail,
+        shared: Shared,
+        client_ids: ClientIds,
+        next_id: i64,
     ) -> Self {
         Self {
             conn,
             last_ts: 0,
-            restart_due,
-            indexed,
-            newest,
+            next_id,
+            restart_due: shared.restart_due,
+            indexed: shared.indexed,
+            newest: shared.newest,
             index_paused_until: None,
-            tail,
+            tail: shared.tail,
             uncommitted: Vec::new(),
+            client_ids,
             merge_paused_until: None,
         }
     }
 
-    /// The next write to commit; while none comes, the writer merges the conversation index's
-    /// tail and indexes messages for search. Only after a quiet moment
+    /// The next write to commit; while none comes, the writer merges the indexes it keeps in
+    /// memory and indexes messages for search. Only after a quiet moment
     /// ([`QUIET_BEFORE_INDEXING`]): under steady traffic the core is shared with the sockets,
     /// and indexing as soon as the queue is empty for an instant took the CPU they needed
     /// (20k msgs/s on one core went from p99 33 ms to 945 ms). `None` once the store is
@@ -125,40 +140,41 @@ impl Writer {
         self.merge_due() || self.index_lag() > 0
     }
 
-    /// Entries in the conversation index's tail, unless merging is paused after an error.
+    /// Entries waiting in memory for either index, unless merging is paused after an error.
     fn merge_due(&self) -> bool {
         let paused = self
             .merge_paused_until
             .is_some_and(|until| std::time::Instant::now() < until);
-        !paused && !conversation_index::lock(&self.tail).is_empty()
+        !paused && (!conversation_index::lock(&self.tail).is_empty() || !self.client_ids.is_empty())
     }
 
-    /// One step of merging the tail into the conversation index (see [`conversation_index`]).
+    /// One step of merging: the conversation index's tail first, then the `clientId`s.
     fn merge_step(&mut self) {
+        if conversation_index::lock(&self.tail).is_empty() {
+            self.merge_client_ids_step();
+        } else {
+            self.merge_conversations_step();
+        }
+    }
+
+    fn merge_conversations_step(&mut self) {
         let tail = self.tail.clone();
-        if let Err(e) = self.unsynced(|conn| conversation_index::merge_step(conn, &tail)) {
-            tracing::warn!(error = %e, "conversation index merge failed; retrying in a minute");
+        let result = unsynced(&self.conn, |conn| {
+            conversation_index::merge_step(conn, &tail)
+        });
+        self.merged(result, "conversation index");
+    }
+
+    fn merge_client_ids_step(&mut self) {
+        let result = unsynced(&self.conn, |conn| self.client_ids.merge_step(conn));
+        self.merged(result, "clientId index");
+    }
+
+    fn merged(&mut self, result: rusqlite::Result<usize>, index: &str) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, index, "merge failed; retrying in a minute");
             self.merge_paused_until = Some(std::time::Instant::now() + BACKGROUND_PAUSE);
         }
-    }
-
-    /// Runs background work (`work` makes its own transaction) without an fsync of its own: the
-    /// next message commit's covers it, and a crash before only loses progress that is redone.
-    fn unsynced<T>(
-        &mut self,
-        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let result = work(&self.conn);
-        if result.is_err() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        // FULL again, whatever failed: messages must stay durable.
-        if let Err(e) = self.conn.pragma_update(None, "synchronous", "FULL") {
-            tracing::error!(error = %e, "could not restore synchronous=FULL");
-            return Err(e);
-        }
-        result
     }
 
     /// Messages written but not yet in the search index.
@@ -180,7 +196,7 @@ impl Writer {
             .newest
             .load(Ordering::Relaxed)
             .min(from + search::INDEX_CHUNK);
-        let result = self.unsynced(|conn| {
+        let result = unsynced(&self.conn, |conn| {
             let tx = conn.unchecked_transaction()?;
             search::index_range(&tx, from, to)?;
             tx.commit()
@@ -219,10 +235,13 @@ impl Writer {
             busy = batch.len() > 1;
             self.finish_checkpoint();
             self.commit_batch(&mut batch);
-            // Under load, the tail is merged once it is large enough that a step writes few
-            // pages per entry.
+            // Under load, an index is merged once what waits for it is large enough that a
+            // step writes few pages per entry.
             while conversation_index::lock(&self.tail).len() >= TAIL_TARGET && self.merge_due() {
-                self.merge_step();
+                self.merge_conversations_step();
+            }
+            while self.client_ids.len() >= client_ids::PENDING_TARGET && self.merge_due() {
+                self.merge_client_ids_step();
             }
             // Never idle under sustained load: the index must not fall behind for good.
             if self.index_lag() > search::FORCE_LAG {
@@ -298,18 +317,17 @@ impl Writer {
                 Ok(outcome) => results.push(Ok(outcome)),
                 Err(e) => {
                     let _ = self.conn.execute_batch("ROLLBACK");
-                    self.last_ts = last_ts;
-                    self.uncommitted.clear();
+                    self.rolled_back(last_ts);
                     return Err(e);
                 }
             }
         }
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let _ = self.conn.execute_batch("ROLLBACK");
-            self.last_ts = last_ts;
-            self.uncommitted.clear();
+            self.rolled_back(last_ts);
             return Err(e.into());
         }
+        self.client_ids.committed();
         // Committed: readers find the messages through the tail before anyone is told.
         if !self.uncommitted.is_empty() {
             let mut tail = conversation_index::lock(&self.tail);
@@ -320,6 +338,13 @@ impl Writer {
         Ok(results)
     }
 
+    /// Forgets what the transaction that just rolled back wrote.
+    fn rolled_back(&mut self, last_ts: i64) {
+        self.last_ts = last_ts;
+        self.uncommitted.clear();
+        self.client_ids.rolled_back();
+    }
+
     fn apply(&mut self, op: &WriteOp) -> StoreResult<OpOutcome> {
         match op {
             WriteOp::Run { write, .. } => Ok(OpOutcome::Ran(write(&self.conn)?)),
@@ -328,13 +353,16 @@ impl Writer {
     }
 
     fn insert_message(&mut self, m: &NewMessage) -> StoreResult<OpOutcome> {
-        if let Some(client_id) = &m.client_id {
+        if let Some(client_id) = &m.client_id
+            && let Some(id) = self.client_ids.find(&self.conn, &m.from, client_id)?
+        {
+            // Gone if it expired since: then the retry is a new message.
             let existing = self
                 .conn
                 .prepare_cached(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender = ?1 AND client_id = ?2"
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND sender = ?2"
                 ))?
-                .query_row(params![m.from, client_id], message_from_row)
+                .query_row(params![id, m.from], message_from_row)
                 .optional()?;
             if let Some(existing) = existing {
                 return Ok(OpOutcome::Message(Inserted::Duplicate(existing)));
@@ -351,11 +379,13 @@ impl Writer {
         };
         self.conn
             .prepare_cached(
-                "INSERT INTO messages (sender, recipient, user_lo, user_hi, content, ts, client_id, \
-                 attachment_id, attachment, reply_to, reply_from, reply_excerpt, mentions) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "INSERT INTO messages (id, sender, recipient, user_lo, user_hi, content, ts, \
+                 client_id, attachment_id, attachment, reply_to, reply_from, reply_excerpt, \
+                 mentions) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
+                self.next_id,
                 m.from,
                 m.to,
                 conversation.lo,
@@ -370,8 +400,12 @@ impl Writer {
                 reply.as_ref().and_then(|r| r.excerpt.as_ref()),
                 to_json_column(&m.mentions),
             ])?;
-        let id = self.conn.last_insert_rowid() as u64;
+        let id = self.next_id as u64;
+        self.next_id += 1;
         self.uncommitted.push((conversation, id as i64));
+        if let Some(client_id) = &m.client_id {
+            self.client_ids.insert(&m.from, client_id, id as i64);
+        }
         if !m.mentions.is_empty() {
             changes::record_mentions(&self.conn, m, id)?;
         }
@@ -389,6 +423,25 @@ impl Writer {
             ..Message::default()
         })))
     }
+}
+
+/// Runs background work (`work` makes its own transaction) without an fsync of its own: the
+/// next message commit's covers it, and a crash before only loses progress that is redone.
+fn unsynced<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let result = work(conn);
+    if result.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    // FULL again, whatever failed: messages must stay durable.
+    if let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
+        tracing::error!(error = %e, "could not restore synchronous=FULL");
+        return Err(e);
+    }
+    result
 }
 
 /// Adds to `batch` (holding the write that woke the writer) what is queued, up to

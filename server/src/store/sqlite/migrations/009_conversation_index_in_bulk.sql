@@ -1,5 +1,5 @@
 -- The conversation index as a table of its own, written in bulk by the writer (see
--- `store/sqlite/tail.rs`): as an index on `messages`, every new message rewrote one random
+-- `store/sqlite/conversation_index.rs`): as an index on `messages`, every new message rewrote one random
 -- page of it (4 KiB of WAL per message, copied again by the checkpoint).
 CREATE TABLE conversation_index (
     user_lo TEXT NOT NULL,

@@ -2,8 +2,10 @@
 //! temporary directories.
 
 mod changes;
+mod client_ids;
 mod conversation_index;
 mod identities;
+mod message_ids;
 mod messages;
 mod schema;
 mod search;
