@@ -48,7 +48,6 @@ pub(super) enum WriteOp {
     },
 }
 
-/// The single writer: owns the read-write connection and commits queued writes in groups.
 /// What the writer shares with the store and the checkpoint thread.
 pub(super) struct Shared {
     pub(super) restart_due: Arc<AtomicBool>,
@@ -57,6 +56,7 @@ pub(super) struct Shared {
     pub(super) tail: SharedTail,
 }
 
+/// The single writer: owns the read-write connection and commits queued writes in groups.
 pub(super) struct Writer {
     conn: Connection,
     last_ts: i64,
